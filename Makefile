@@ -1,0 +1,52 @@
+# dli-admin: `make run` starts the dashboard against the embedded DLI simulator; `make test` runs every test.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test venv chromium lint format check-deploy clean
+
+run: $(VENV)/.installed
+	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
+	DJANGO_DEBUG=1 $(PY) manage.py demo_setup
+	@echo "dli-admin: open http://$(HOST):$(PORT)/accounts/login/ (logins above; Ctrl-C stops)"
+	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+
+test: $(VENV)/.installed-dev chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+venv: $(VENV)/.installed
+
+$(VENV)/.python:
+	@py=$$(scripts/find-python) || exit 1; \
+	echo "dli-admin: creating $(VENV) with $$py"; \
+	"$$py" -m venv $(VENV) && touch $@
+
+$(VENV)/.installed: requirements.txt $(VENV)/.python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+chromium:
+	@scripts/ensure-chromium
+
+lint: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The production settings must pass Django's deployment checks with only these four variables set.
+check-deploy: $(VENV)/.installed
+	DJANGO_DEBUG=0 DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	DJANGO_ALLOWED_HOSTS=dli-admin.example.com DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/deploy-check.sqlite3}" \
+	$(PY) manage.py check --deploy --fail-level WARNING
+
+clean:
+	rm -rf $(VENV) var

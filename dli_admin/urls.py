@@ -1,0 +1,9 @@
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("admin/", admin.site.urls),
+    path("audit/", include("dli_admin.audit.urls")),
+    path("", include("dli_admin.dashboard.urls")),
+]
