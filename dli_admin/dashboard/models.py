@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+
+project_id_validator = RegexValidator(
+    r"^[A-Za-z0-9]{1,64}$", "A DLI project id is 1 to 64 letters and digits (usually 32 hex characters)."
+)
+
+
+class DliProject(models.Model):
+    """A DLI project that dli-admin may show; its jobs live in DLI, never here."""
+
+    project_id = models.CharField(max_length=64, unique=True, validators=[project_id_validator])
+    name = models.CharField(max_length=100, help_text="Display name; typed to confirm large deletes.")
+    endpoint = models.URLField(blank=True, help_text="DLI endpoint; empty means the DLI_ENDPOINT setting.")
+    region = models.CharField(max_length=40, blank=True, help_text="A label only, e.g. eu-de.")
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "DLI project"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.project_id})"
+
+
+class Role(models.TextChoices):
+    VIEWER = "viewer", "viewer"
+    OPERATOR = "operator", "operator"
+    OWNER = "owner", "owner"
+    AUDITOR = "auditor", "auditor"
+
+
+# Roles that hold in one project, weakest first; auditor is global.
+PROJECT_ROLES = (Role.VIEWER, Role.OPERATOR, Role.OWNER)
+
+
+class Grant(models.Model):
+    """One role of one user: viewer/operator/owner in a project, or auditor everywhere."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="dli_grants")
+    project = models.ForeignKey(
+        DliProject, on_delete=models.CASCADE, null=True, blank=True, related_name="grants"
+    )
+    role = models.CharField(max_length=16, choices=Role.choices)
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=(models.Q(role=Role.AUDITOR, project__isnull=True))
+                | (models.Q(role__in=PROJECT_ROLES, project__isnull=False)),
+                name="grant_auditor_is_global_others_per_project",
+            ),
+            models.UniqueConstraint(fields=["user", "project"], name="grant_one_role_per_project"),
+            models.UniqueConstraint(
+                fields=["user"], condition=models.Q(project__isnull=True), name="grant_one_global_role"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        where = self.project.name if self.project else "all projects"
+        return f"{self.user} is {self.role} of {where}"
+
+
+class JobClaim(models.Model):
+    """A job being deleted right now; the unique row stops two batches deleting it at once."""
+
+    project = models.ForeignKey(DliProject, on_delete=models.CASCADE)
+    job_id = models.BigIntegerField()
+    batch_id = models.UUIDField()
+    claimed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["project", "job_id"], name="job_claim_unique")]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} claimed by batch {self.batch_id}"
