@@ -1,0 +1,160 @@
+"""The audit log: append-only records in one SHA-256 hash chain, written only by audit.services."""
+
+from __future__ import annotations
+
+from django.db import models
+
+from .chain import RECORD_FIELDS
+
+
+class AuditImmutableError(Exception):
+    """Raised when code tries to change or remove an audit record: the log is append-only."""
+
+
+class AuditQuerySet(models.QuerySet):
+    """No bulk update or delete: the database trigger (PostgreSQL) is the second line, this the first."""
+
+    def update(self, **kwargs):
+        raise AuditImmutableError("Audit records are append-only: they cannot be updated.")
+
+    def _update(self, values):
+        raise AuditImmutableError("Audit records are append-only: they cannot be updated.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditImmutableError("Audit records are append-only: they cannot be updated.")
+
+    def delete(self):
+        raise AuditImmutableError("Audit records are append-only: they cannot be deleted.")
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+    def _raw_delete(self, using):
+        raise AuditImmutableError("Audit records are append-only: they cannot be deleted.")
+
+
+class AppendOnlyModel(models.Model):
+    """save() and delete() refuse: audit.services inserts rows with bulk_create, under the chain lock."""
+
+    objects = AuditQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        raise AuditImmutableError(
+            "Audit records are append-only and written only by dli_admin.audit.services."
+        )
+
+    def delete(self, *args, **kwargs):
+        raise AuditImmutableError("Audit records are append-only: they cannot be deleted.")
+
+
+class AuditKind(models.TextChoices):
+    INTENT = "intent", "intent"
+    RESULT = "result", "result"
+    REFUSAL = "refusal", "refusal"
+
+
+class AuditOutcome(models.TextChoices):
+    DELETED = "deleted", "deleted"
+    FAILED = "failed", "failed"
+    UNKNOWN = "unknown", "unknown"
+    SKIPPED = "skipped", "skipped"
+
+
+class AuditSource(models.TextChoices):
+    DELETE = "delete", "delete"
+    RECONCILE = "reconcile", "reconcile"
+
+
+# The records that start a row of the review list: a batch's intent, or a refusal.
+HEAD_KINDS = [AuditKind.INTENT, AuditKind.REFUSAL]
+
+
+class AuditRecord(AppendOnlyModel):
+    """One link of the chain: a batch's intent, one job's result, or a refused delete.
+
+    The actor is stored as id and username as they were (no foreign key), so deleting or renaming a
+    user changes nothing here. Result fields (job_id ... duration_ms) are empty for other kinds.
+    """
+
+    seq = models.BigIntegerField(primary_key=True, help_text="1, 2, 3, ... without gaps: the chain order.")
+    created_at = models.DateTimeField()
+    kind = models.CharField(max_length=16, choices=AuditKind.choices)
+    source = models.CharField(max_length=16, choices=AuditSource.choices, blank=True)
+    batch_id = models.UUIDField(null=True, blank=True)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_username = models.CharField(max_length=150, blank=True)
+    project_id = models.CharField(max_length=64)
+    project_name = models.CharField(max_length=100, blank=True)
+    client_ip = models.CharField(max_length=64, blank=True)
+    user_agent = models.CharField(max_length=300, blank=True)
+    reason = models.CharField(max_length=500, blank=True)
+    refused_job_ids = models.JSONField(default=list, blank=True)
+    job_id = models.BigIntegerField(null=True, blank=True)
+    job_name = models.CharField(max_length=255, blank=True)
+    outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, blank=True)
+    message = models.CharField(max_length=2000, blank=True)
+    error_code = models.CharField(max_length=64, blank=True)
+    dli_request_id = models.CharField(max_length=128, blank=True)
+    attempts = models.IntegerField(default=0)
+    duration_ms = models.BigIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        ordering = ["-seq"]
+        indexes = [
+            # The review list walks heads newest first, alone or within a project or an actor.
+            models.Index(fields=["seq"], condition=models.Q(kind__in=HEAD_KINDS), name="audit_head_seq"),
+            models.Index(
+                fields=["project_id", "seq"],
+                condition=models.Q(kind__in=HEAD_KINDS),
+                name="audit_head_project",
+            ),
+            models.Index(
+                fields=["actor_username", "seq"],
+                condition=models.Q(kind__in=HEAD_KINDS),
+                name="audit_head_actor",
+            ),
+            models.Index(fields=["created_at"], name="audit_created"),
+            # A batch's results, the latest result of a job in a batch, unsettled jobs.
+            models.Index(fields=["batch_id", "job_id", "seq"], name="audit_batch_job"),
+            models.Index(fields=["job_id", "seq"], name="audit_job"),
+        ]
+        verbose_name = "audit record"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.kind} {self.project_id} by {self.actor_username or 'anonymous'}"
+
+    def chain_values(self) -> tuple:
+        return tuple(getattr(self, name) for name in RECORD_FIELDS)
+
+
+class AuditIntentJob(AppendOnlyModel):
+    """One selected job of an intent, as seen at confirm time; hashed into its intent record."""
+
+    # No index of its own: the (record, position) constraint leads with it.
+    record = models.ForeignKey(AuditRecord, on_delete=models.DO_NOTHING, related_name="jobs", db_index=False)
+    position = models.PositiveIntegerField()
+    # Copies of the record's values so unsettled-job queries need no join; audit_verify checks them.
+    batch_id = models.UUIDField()
+    project_id = models.CharField(max_length=64)
+    job_id = models.BigIntegerField()
+    name = models.CharField(max_length=255, blank=True)
+    status = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["record", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "position"], name="audit_intent_job_position"),
+        ]
+        indexes = [
+            models.Index(fields=["job_id"], name="audit_intent_job_id"),
+            models.Index(fields=["project_id", "job_id"], name="audit_intent_project_job"),
+        ]
+        verbose_name = "audit intent job"
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} ({self.name}) in batch {self.batch_id}"
