@@ -70,20 +70,24 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "dli_admin.accounts",
     "dli_admin.dashboard",
     "dli_admin.audit",
     "dli_admin.simulator",
 ]
 
 MIDDLEWARE = [
+    "dli_admin.accounts.middleware.RequestIdMiddleware",  # first: every log line carries the request id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    # Django's LoginRequiredMiddleware, answering htmx requests with HX-Redirect instead of a login form.
+    "dli_admin.accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dli_admin.accounts.middleware.SessionIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -134,6 +138,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dli-project-list"
 LOGOUT_REDIRECT_URL = "login"
+# ModelBackend behind the login throttle, so the admin's login form is throttled too.
+AUTHENTICATION_BACKENDS = ["dli_admin.accounts.backends.ThrottledModelBackend"]
+# After this many failures in a row for a username from one client address, that username is refused
+# from that address for DLI_ADMIN_LOGIN_COOLOFF seconds. Not from the environment: "at most 10" is a promise.
+DLI_ADMIN_LOGIN_FAILURE_LIMIT = 10
+DLI_ADMIN_LOGIN_COOLOFF = int(env_number("DLI_ADMIN_LOGIN_COOLOFF", 15 * 60))
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",
@@ -146,8 +156,8 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-SESSION_COOKIE_AGE = 8 * 60 * 60  # absolute lifetime: one working day
-SESSION_IDLE_TIMEOUT = 30 * 60  # enforced by dashboard.middleware.SessionIdleTimeoutMiddleware
+SESSION_COOKIE_AGE = 8 * 60 * 60  # absolute lifetime from login (fixed at login by the accounts app)
+SESSION_IDLE_TIMEOUT = 30 * 60  # enforced by accounts.middleware.SessionIdleTimeoutMiddleware
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
@@ -158,7 +168,10 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_HSTS_SECONDS = int(env_number("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000))
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = False
+SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+# Preloading commits the whole registrable domain to HTTPS in browsers, which is the domain owner's call,
+# not this app's: the warning that it is off is silenced. DJANGO_HSTS_PRELOAD=1 opts in.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -172,6 +185,10 @@ if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
 # The header that carries the client's address behind a trusted proxy (e.g. X-Forwarded-For).
 # Empty: REMOTE_ADDR is used, since any request header can be forged by the client itself.
 DLI_ADMIN_CLIENT_IP_HEADER = env_str("DLI_ADMIN_CLIENT_IP_HEADER")
+# Use the proxy's X-Request-Id instead of making one. Off by default: a client could send it too.
+DLI_ADMIN_TRUST_REQUEST_ID = env_bool("DLI_ADMIN_TRUST_REQUEST_ID", False)
+# Load balancers probe /healthz over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -220,9 +237,31 @@ DLI_BATCH_SIZE = int(env_number("DLI_BATCH_SIZE", 50))  # ids per batch-delete c
 DLI_MAX_BATCH = int(env_number("DLI_MAX_BATCH", 1000))  # most jobs one delete may cover
 DLI_CONFIRM_NAME_THRESHOLD = int(env_number("DLI_CONFIRM_NAME_THRESHOLD", 20))
 
+# --- Logs: JSON lines on stdout in production, text for humans (DJANGO_LOG_FORMAT=text) -------------
+LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json")
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
+LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
+    "filters": {
+        "request_context": {"()": "dli_admin.accounts.logs.RequestContextFilter"},
+        "redact_secrets": {"()": "dli_admin.accounts.logs.RedactSecretsFilter"},
+    },
+    "formatters": {
+        "json": {"()": "dli_admin.accounts.logs.JsonFormatter"},
+        "text": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s %(user)s] %(message)s"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "stream": "ext://sys.stdout",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_context", "redact_secrets"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    # Replaces Django's own "django" handlers, which would print each line a second time when DEBUG is on.
+    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
 }

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from django.db import models
+
+
+class LoginThrottle(models.Model):
+    """Login attempts not followed by a success, per username and client address.
+
+    In the database, not in memory, so every web worker sees the same count.
+    """
+
+    username = models.CharField(max_length=150)  # case-folded
+    client_ip = models.CharField(max_length=64)
+    failures = models.PositiveIntegerField(default=0)
+    last_failure_at = models.DateTimeField()
+    locked_until = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["username", "client_ip"], name="accounts_throttle_user_ip"),
+        ]
+        indexes = [models.Index(fields=["last_failure_at"], name="accounts_throttle_last")]
+
+    def __str__(self) -> str:
+        return f"{self.username} from {self.client_ip}: {self.failures} failures"
