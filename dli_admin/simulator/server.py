@@ -143,6 +143,11 @@ def _flag(ok: bool, style: str) -> Any:
     return "true" if ok else "false"
 
 
+def _utcnow() -> datetime:
+    # The server's clock for the X-Sdk-Date window; a seam for replaying fixed signing vectors in tests.
+    return datetime.now(UTC)
+
+
 def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8", "surrogateescape"), expected.encode("utf-8"))
 
@@ -484,7 +489,7 @@ class Simulator:
         except ValueError:
             return f"verify aksk signature fail, X-Sdk-Date is not in the format {signing.DATE_FORMAT}"
         # UNCERTAIN: the exact gateway wording; its FAQ shows this case under APIGW.0303.
-        if abs(datetime.now(UTC) - date) > SDK_DATE_WINDOW:
+        if abs(_utcnow() - date) > SDK_DATE_WINDOW:
             return (
                 "verify aksk signature fail, X-Sdk-Date differs from the server time by more than 15 minutes"
             )
