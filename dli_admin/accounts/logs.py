@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
 # Set by accounts.middleware for the request being served, cleared when it is finished.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -54,7 +55,12 @@ class RequestContextFilter(logging.Filter):
 def _secret_values() -> list[str]:
     if not settings.configured:
         return []
-    values = [getattr(settings, name, "") for name in SECRET_SETTINGS]
+    values = []
+    for name in SECRET_SETTINGS:
+        try:
+            values.append(getattr(settings, name, ""))
+        except ImproperlyConfigured:  # an empty SECRET_KEY: nothing to hide, and logging must not fail
+            continue
     values += [db.get("PASSWORD", "") for db in getattr(settings, "DATABASES", {}).values()]
     # Longest first, so a secret that contains another is masked whole.
     return sorted({v for v in values if isinstance(v, str) and v}, key=len, reverse=True)
