@@ -2,8 +2,9 @@
 
 It serves the demo, training and the test suite with no cloud account: list, show, delete one, batch
 delete and batch stop of Flink jobs, IAM password tokens, AK/SK signature checks, and fault switches for
-every way a real endpoint misbehaves (see faults.py). Behaviour follows /work/shared/dli-api.md; where DLI
-is not documented the code says UNCERTAIN. Standard library only (plus dli_admin.signing): no Django.
+every way a real endpoint misbehaves (see faults.py). Behaviour follows dli-admin's DLI API notes
+(dli-api.md); where DLI is not documented the code says UNCERTAIN.
+Standard library only, plus dli_admin.signing: no Django.
 """
 
 from __future__ import annotations
@@ -644,7 +645,7 @@ class Simulator:
             return _iam_error(401, "Unauthorized", "The username or password is wrong.")
         project_id = self._iam_scope(body)
         scope = auth.get("scope") if isinstance(auth, dict) else None
-        if scope and project_id is None:
+        if isinstance(scope, dict) and "project" in scope and project_id is None:
             return _iam_error(400, "Bad Request", "The project in the scope does not exist.")
         token = "MIIsim" + secrets.token_urlsafe(48)
         issued = time.time()
@@ -708,7 +709,8 @@ def _locked(job_id: int) -> str:
 
 
 def _doc_example(message: str, *, array: bool) -> bytes:
-    # The documented example verbatim, trailing comma included: not valid JSON (dli-api.md §1, §3).
+    # The documented delete example verbatim, trailing comma included: not valid JSON (dli-api.md §1, §3).
+    # A stop gets the same shape with its own message, so a client meets the same parse failure there.
     body = '{\n    "is_success": "true",\n    "message": "' + message + '",\n}'
     return (f"[{body}]" if array else body).encode()
 
@@ -853,7 +855,7 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:  # the client gave up (e.g. its read timeout during slow_reply)
             self.close_connection = True
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  the base class's signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # Simulator.verbose prints its own lines; the default would print every request
 
 
