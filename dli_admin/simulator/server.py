@@ -384,22 +384,27 @@ class Simulator:
         if request.path == "/_sim" or request.path.startswith("/_sim/"):
             return self._control(request)
         op, project_id, job_ref = _route(request.method, request.path)
-        job_ids = _loggable_ids(op, job_ref, request.body)
         if op == "iam_token":
             project_id = self._iam_scope(request.body)
-        reply = self._answer(request, op, project_id, job_ref, request_id)
-        entry = LoggedRequest(
-            method=request.method,
-            path=request.path,
-            query=dict(parse_qsl(request.raw_query, keep_blank_values=True)),
-            project_id=project_id,
-            op=op,
-            job_ids=job_ids,
-            status=None if reply.drop else reply.status,
-            at=time.time(),
-        )
         with self._lock:
-            self._log.append(entry)
+            latency = self._faults.take(project_id, op, "latency") if op else None
+        if latency:
+            time.sleep(latency)  # outside the lock: a slow project must not stall the others
+        with self._lock:
+            reply = self._answer(request, op, project_id, job_ref, request_id)
+            # Logged under the same lock as the work, so a reset() never sees the work without its entry.
+            self._log.append(
+                LoggedRequest(
+                    method=request.method,
+                    path=request.path,
+                    query=dict(parse_qsl(request.raw_query, keep_blank_values=True)),
+                    project_id=project_id,
+                    op=op,
+                    job_ids=_loggable_ids(op, job_ref, request.body),
+                    status=None if reply.drop else reply.status,
+                    at=time.time(),
+                )
+            )
         if self.verbose:
             status = "dropped" if reply.drop else reply.status
             print(f"dli-simulator: {request.method} {request.path} {op or '-'} -> {status}", file=sys.stderr)
@@ -408,6 +413,7 @@ class Simulator:
     def _answer(
         self, request: _Request, op: str | None, project_id: str | None, job_ref: str | None, request_id: str
     ) -> _Reply:
+        """The reply to a DLI or IAM request; called under the state lock."""
         if op is None:
             return _apig_error(
                 404,
@@ -415,28 +421,23 @@ class Simulator:
                 "The API does not exist or has not been published in the environment",
                 request_id,
             )
-        with self._lock:
-            latency = self._faults.take(project_id, op, "latency")
-        if latency:
-            time.sleep(latency)  # outside the lock: a slow project must not stall the others
-        with self._lock:
-            refusal = self._refusal(request, op, project_id, request_id)
-            if refusal is not None:
-                return refusal
-            try:
-                reply = self._process(request, op, project_id, job_ref)
-            except ParameterError as error:
-                reply = _dli_error(400, "DLI.0001", str(error))
-            # The ambiguous faults: the work above is done, only the answer goes wrong.
-            status = self._faults.take(project_id, op, "server_error_after")
-            if status is not None:
-                reply = _server_error(status, request_id)
-            delay = self._faults.take(project_id, op, "slow_reply")
-            if delay:
-                reply = replace(reply, delay=delay)
-            if self._faults.take(project_id, op, "drop_after"):
-                reply = replace(reply, drop=True)
-            return reply
+        refusal = self._refusal(request, op, project_id, request_id)
+        if refusal is not None:
+            return refusal
+        try:
+            reply = self._process(request, op, project_id, job_ref)
+        except ParameterError as error:
+            reply = _dli_error(400, "DLI.0001", str(error))
+        # The ambiguous faults: the work above is done, only the answer goes wrong.
+        status = self._faults.take(project_id, op, "server_error_after")
+        if status is not None:
+            reply = _server_error(status, request_id)
+        delay = self._faults.take(project_id, op, "slow_reply")
+        if delay:
+            reply = replace(reply, delay=delay)
+        if self._faults.take(project_id, op, "drop_after"):
+            reply = replace(reply, drop=True)
+        return reply
 
     def _refusal(self, request: _Request, op: str, project_id: str | None, request_id: str) -> _Reply | None:
         """The reply when the request is refused before any work is done, else None."""

@@ -268,12 +268,12 @@ def test_revoked_tokens_expire(simulator):
 
 
 def test_tokens_expire_after_the_ttl(simulator):
-    simulator.token_ttl = 0.2
+    simulator.token_ttl = 0.3
     reply = issue_token(simulator)
     token = reply.headers["X-Subject-Token"]
     assert requests.get(jobs_url(simulator), headers={"X-Auth-Token": token}, timeout=5).status_code == 200
 
-    time.sleep(0.25)
+    time.sleep(0.35)
 
     assert_refused(
         requests.get(jobs_url(simulator), headers={"X-Auth-Token": token}, timeout=5), "token expires"

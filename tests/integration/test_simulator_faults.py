@@ -40,7 +40,7 @@ def test_latency_delays_only_the_chosen_ops(dli, simulator):
     assert time.perf_counter() - started >= 0.2
     started = time.perf_counter()
     assert dli.show(seeded_jobs()[0]["job_id"]).status_code == 200
-    assert time.perf_counter() - started < 0.15
+    assert time.perf_counter() - started < 0.2  # not delayed: the fault is for list only
 
 
 def test_fail_ids_refuses_those_jobs_in_a_batch(dli, simulator, ids):
