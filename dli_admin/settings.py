@@ -144,6 +144,8 @@ AUTHENTICATION_BACKENDS = ["dli_admin.accounts.backends.ThrottledModelBackend"]
 # from that address for DLI_ADMIN_LOGIN_COOLOFF seconds. Not from the environment: "at most 10" is a promise.
 DLI_ADMIN_LOGIN_FAILURE_LIMIT = 10
 DLI_ADMIN_LOGIN_COOLOFF = int(env_number("DLI_ADMIN_LOGIN_COOLOFF", 15 * 60))
+if DLI_ADMIN_LOGIN_COOLOFF < 60:  # shorter would make the lockout a formality
+    raise ImproperlyConfigured("DLI_ADMIN_LOGIN_COOLOFF must be at least 60 seconds")
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

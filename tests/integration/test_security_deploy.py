@@ -114,6 +114,12 @@ def test_production_logs_are_json_lines_on_stdout_without_secrets(production_env
     assert "sk-production-secret" not in result.stdout + result.stderr
 
 
+def test_a_cool_off_too_short_to_matter_is_refused(production_env):
+    result = run(["manage.py", "check"], production_env | {"DLI_ADMIN_LOGIN_COOLOFF": "5"})
+    assert result.returncode != 0
+    assert "DLI_ADMIN_LOGIN_COOLOFF must be at least 60 seconds" in result.stderr
+
+
 def test_a_bad_log_format_is_refused(production_env):
     result = run(["manage.py", "check"], production_env | {"DJANGO_LOG_FORMAT": "xml"})
     assert result.returncode != 0

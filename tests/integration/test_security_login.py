@@ -149,6 +149,19 @@ def test_the_admin_login_is_throttled_too(client, django_user_model):
     assert "_auth_user_id" not in client.session
 
 
+def test_a_superuser_lifts_a_lockout_by_deleting_its_row_in_the_admin(client, alice, django_user_model):
+    fail(client, "alice", 10)
+    row = LoginThrottle.objects.get()
+    admin_client = Client()
+    admin_client.force_login(django_user_model.objects.create_superuser("root"))
+    changelist = admin_client.get(reverse("admin:accounts_loginthrottle_changelist"))
+    assert changelist.status_code == 200
+    assert "alice" in changelist.text
+    delete = reverse("admin:accounts_loginthrottle_delete", args=[row.pk])
+    assert admin_client.post(delete, {"post": "yes"}).status_code == 302
+    assert log_in(client, "alice", PASSWORD).status_code == 302
+
+
 def test_the_client_address_comes_from_the_configured_proxy_header(client, alice, settings):
     settings.DLI_ADMIN_CLIENT_IP_HEADER = "X-Forwarded-For"
     fail(client, "alice", 10, ip="10.0.0.1")  # the proxy; no header: its address counts
