@@ -1,0 +1,23 @@
+"""The DLI client: signed, timed, fault-aware calls to DLI's Flink-job API. Knows nothing of Django."""
+
+from __future__ import annotations
+
+from dli_admin.dli.auth import AkSkAuth, IamPasswordAuth, TokenAuth
+from dli_admin.dli.client import DliClient
+from dli_admin.dli.errors import DliError, ErrorCategory
+from dli_admin.dli.models import ChunkOutcome, ChunkResult, DeleteReply, Job, JobPage, ReplyShape
+
+__all__ = [
+    "AkSkAuth",
+    "ChunkOutcome",
+    "ChunkResult",
+    "DeleteReply",
+    "DliClient",
+    "DliError",
+    "ErrorCategory",
+    "IamPasswordAuth",
+    "Job",
+    "JobPage",
+    "ReplyShape",
+    "TokenAuth",
+]

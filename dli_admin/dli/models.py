@@ -1,0 +1,83 @@
+"""Typed results of DLI calls: frozen dataclasses the rest of dli-admin codes against."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dli_admin.dli.errors import DliError
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """One Flink job as DLI lists or shows it."""
+
+    job_id: int
+    name: str = ""
+    status: str = ""
+    status_desc: str = ""
+    job_type: str = ""
+    queue_name: str = ""
+    user_name: str = ""
+    desc: str = ""
+    create_time: datetime | None = None  # aware UTC
+    start_time: datetime | None = None  # None: never started (DLI sends 0 or null)
+    duration: timedelta | None = None
+    root_id: int | None = None  # None: no parent (DLI sends -1)
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    total_count: int  # every job matching the filters, not just this page
+    jobs: tuple[Job, ...]
+    offset: int
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteReply:
+    """One element of a delete (or stop) reply."""
+
+    is_success: bool
+    message: str
+
+
+class ReplyShape(StrEnum):
+    """What a 2xx batch reply looked like. Only PER_ID lets a reply be matched to an id, by position."""
+
+    PER_ID = "per_id"  # an array with one element per requested id
+    COUNT_MISMATCH = "count_mismatch"  # an array of another length
+    SINGLE_OBJECT = "single_object"  # one {is_success, message} object for the whole chunk
+    EMPTY = "empty"  # no body at all
+    NOT_JSON = "not_json"  # e.g. the documented example, which has a trailing comma
+    UNPARSEABLE = "unparseable"  # JSON, but not the elements DLI documents
+
+
+class ChunkOutcome(StrEnum):
+    REPLIED = "replied"  # DLI answered 2xx: see the shape
+    REFUSED = "refused"  # DLI provably did nothing (or the chunk was never sent)
+    AMBIGUOUS = "ambiguous"  # the request may have reached DLI; only reading the jobs back can tell
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkResult:
+    """The fate of one batch call. Deciding what happened to each job is the caller's job."""
+
+    job_ids: tuple[int, ...]
+    outcome: ChunkOutcome
+    shape: ReplyShape | None
+    replies: tuple[DeleteReply, ...]
+    error: DliError | None
+    attempts: int  # how many times the request was sent (0: it never left this machine)
+    request_id: str | None
+    http_status: int | None
+    duration: float  # seconds, pauses between attempts included
+
+    def reply_for(self, job_id: int) -> DeleteReply | None:
+        """The element at this id's position; only when the reply has exactly one element per id."""
+        if self.shape is not ReplyShape.PER_ID or job_id not in self.job_ids:
+            return None
+        return self.replies[self.job_ids.index(job_id)]
