@@ -1,4 +1,8 @@
-"""Fixtures shared by every test: the embedded DLI simulator on a real loopback socket."""
+"""Fixtures shared by every test: the embedded DLI simulator on a real loopback socket, and a cast of users.
+
+The cast: `operator` may delete in project A but only view project B; `viewer` views A; `owner` owns A;
+`auditor` reads every audit log; `outsider` has no role; `superuser` may do everything.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ import pytest
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(scope="session")
@@ -23,7 +29,68 @@ def dli_simulator_server():
 @pytest.fixture
 def simulator(dli_simulator_server, settings):
     """The simulator, freshly seeded with no faults and an empty request log; the dashboard talks to it."""
+    from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
     dli_simulator_server.reset()
     settings.DLI_ENDPOINT = dli_simulator_server.url
+    settings.DLI_AK = DEMO_ACCESS_KEY
+    settings.DLI_SK = DEMO_SECRET_KEY
     yield dli_simulator_server
     dli_simulator_server.reset()
+
+
+@pytest.fixture
+def project_a(db):
+    from dli_admin.dashboard.models import DliProject
+    from dli_admin.simulator.seed import DEMO_PROJECTS
+
+    return DliProject.objects.create(project_id=DEMO_PROJECTS[0].id, name=DEMO_PROJECTS[0].name)
+
+
+@pytest.fixture
+def project_b(db):
+    from dli_admin.dashboard.models import DliProject
+    from dli_admin.simulator.seed import DEMO_PROJECTS
+
+    return DliProject.objects.create(project_id=DEMO_PROJECTS[1].id, name=DEMO_PROJECTS[1].name)
+
+
+def make_user(username: str, *grants, superuser: bool = False):
+    from django.contrib.auth import get_user_model
+
+    from dli_admin.dashboard.models import Grant
+
+    user = get_user_model().objects.create_user(username, password=PASSWORD, is_superuser=superuser)
+    for role, project in grants:
+        Grant.objects.create(user=user, role=role, project=project)
+    return user
+
+
+@pytest.fixture
+def operator(project_a, project_b):
+    return make_user("olivia", ("operator", project_a), ("viewer", project_b))
+
+
+@pytest.fixture
+def viewer(project_a):
+    return make_user("victor", ("viewer", project_a))
+
+
+@pytest.fixture
+def owner(project_a):
+    return make_user("oscar", ("owner", project_a))
+
+
+@pytest.fixture
+def auditor(db):
+    return make_user("aud", ("auditor", None))
+
+
+@pytest.fixture
+def outsider(db):
+    return make_user("mallory")
+
+
+@pytest.fixture
+def superuser(db):
+    return make_user("root", superuser=True)

@@ -6,17 +6,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from .models import DliProject, Grant, Role
-
-ACTIVE_STATUSES = frozenset(
-    {
-        "job_running",
-        "job_submitting",
-        "job_canceling",
-        "job_savepointing",
-        "job_downloading",
-        "job_arrearage_recovering",
-    }
-)
+from .statuses import ACTIVE_STATUSES
 
 
 def project_role(user, project: DliProject) -> Role | None:

@@ -4,4 +4,10 @@ from . import views
 
 urlpatterns = [
     path("", views.project_list, name="dli-project-list"),
+    path("projects/<str:project_id>/jobs/", views.job_list, name="dli-job-list"),
+    path(
+        "projects/<str:project_id>/jobs/delete/review/", views.job_delete_review, name="dli-job-delete-review"
+    ),
+    path("projects/<str:project_id>/jobs/delete/", views.job_delete, name="dli-job-delete"),
+    path("projects/<str:project_id>/jobs/<str:job_id>/check/", views.job_check, name="dli-job-check"),
 ]

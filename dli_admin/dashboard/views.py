@@ -1,9 +1,173 @@
+"""Projects and jobs pages. Each view parses, authorizes, calls one service or selector, renders."""
+
 from __future__ import annotations
 
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+import logging
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.http import require_GET, require_POST
+
+from dli_admin.audit.services import client_ip_for
+from dli_admin.dli import DliError
+
+from . import services
+from .dli import DliNotConfigured, dli_client_for
+from .forms import JobFilterForm
+from .models import Grant
+from .permissions import may_delete_any, project_for, projects_visible_to
+from .selectors import JobFilters, flink_jobs_page
+
+logger = logging.getLogger(__name__)
+JOBS = "dashboard/jobs.html"
+
+
+def _requester(request: HttpRequest) -> services.Requester:
+    return services.Requester(
+        user=request.user,
+        client_ip=client_ip_for(request),
+        user_agent=request.headers.get("User-Agent", "")[:300],
+    )
+
+
+def _page_ids(request: HttpRequest) -> set[int]:
+    """Ids of the rows shown on the operator's page: only those get swapped in place."""
+    return {int(v) for v in request.POST.getlist("page_ids") if v.isascii() and v.isdigit() and len(v) < 20}
+
+
+def _render(request: HttpRequest, partial: str, context: dict, status: int = 200) -> HttpResponse:
+    """A fragment for htmx, the whole page otherwise; the same URL answers both."""
+    template = f"{JOBS}#{partial}" if request.htmx else "dashboard/jobs_action.html"
+    response = render(request, template, {**context, "partial": partial}, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
 
 
 @require_GET
-def project_list(request):
-    return render(request, "dashboard/project_list.html", {"projects": []})
+def project_list(request: HttpRequest) -> HttpResponse:
+    projects = list(projects_visible_to(request.user))
+    roles = dict(
+        Grant.objects.filter(user=request.user, project__in=projects).values_list("project_id", "role")
+    )
+    rows = [
+        (project, "owner (superuser)" if request.user.is_superuser else roles.get(project.pk))
+        for project in projects
+    ]
+    return render(request, "dashboard/project_list.html", {"rows": rows})
+
+
+@require_GET
+def job_list(request: HttpRequest, project_id: str) -> HttpResponse:
+    project, role = project_for(request.user, project_id)
+    form = JobFilterForm(request.GET)
+    filters = form.filters()
+    page = error = None
+    try:
+        page = flink_jobs_page(
+            client=dli_client_for(project),
+            filters=filters,
+            page=form.page_number(),
+            page_size=form.page_size_value(),
+        )
+    except (DliError, DliNotConfigured) as exc:
+        logger.warning("listing jobs of %s failed: %s", project.project_id, exc)
+        error = str(exc)
+    context = {
+        "project": project,
+        "role": role,
+        "may_delete": may_delete_any(role),
+        "form": form,
+        "filters": filters,
+        "page": page,
+        "error": error,
+        "query": _query_without_page(request),
+    }
+    template = f"{JOBS}#jobs-region" if request.htmx and request.htmx.target == "jobs-region" else JOBS
+    response = render(request, template, context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+def _select_across(request: HttpRequest) -> JobFilters | None:
+    if request.POST.get("select_across") != "1":
+        return None
+    return JobFilterForm(request.POST).filters()
+
+
+@require_POST
+def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
+    """Step 1: what would be deleted, what is excluded and why, and the confirm button."""
+    project, role = project_for(request.user, project_id)
+    context = {"project": project, "page_ids": sorted(_page_ids(request))}
+    try:
+        plan = services.flink_jobs_delete_plan(
+            requester=_requester(request),
+            project=project,
+            role=role,
+            job_ids=request.POST.getlist("job_ids"),
+            select_across=_select_across(request),
+        )
+    except PermissionDenied:
+        raise
+    except (services.SelectionError, DliError, DliNotConfigured) as exc:
+        return _render(request, "action-error", {**context, "error": str(exc)}, status=400)
+    return _render(request, "confirm-panel", {**context, "plan": plan})
+
+
+@require_POST
+def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
+    """Step 2: delete what the signed confirmation lists; every selected row becomes a status row."""
+    project, role = project_for(request.user, project_id)
+    context = {"project": project, "page_ids": sorted(_page_ids(request))}
+    token = request.POST.get("token", "")
+    confirm_name = request.POST.get("confirm_name", "")
+    try:
+        if not token:
+            raise services.SelectionError("Nothing to delete: select jobs and review them first.")
+        result = services.flink_jobs_delete(
+            requester=_requester(request),
+            project=project,
+            role=role,
+            token=token,
+            confirm_name=confirm_name,
+        )
+    except services.NameMismatch as exc:
+        # Show the same confirmation again with the message, so nothing typed is lost but the name.
+        return _render(request, "confirm-panel", {**context, "plan": exc.plan, "name_error": str(exc)}, 400)
+    except (services.SelectionError, DliNotConfigured) as exc:
+        return _render(request, "action-error", {**context, "error": str(exc)}, status=400)
+    if not request.htmx and not result.results:
+        messages.info(request, "Nothing was deleted.")
+        return redirect(reverse("dli-job-list", args=[project.project_id]))
+    return _render(request, "result-panel", {**context, "result": result})
+
+
+@require_POST
+def job_check(request: HttpRequest, project_id: str, job_id: str) -> HttpResponse:
+    """'Check again' on an unknown row: read the job back from DLI and record what we learn."""
+    project, role = project_for(request.user, project_id)
+    if not may_delete_any(role):
+        raise PermissionDenied("Your role in this project does not allow this.")
+    try:
+        (job,) = services.parse_job_ids([job_id])
+        outcomes = services.flink_jobs_reconcile(
+            project_id=project.project_id, job_ids=[job], actor=request.user
+        )
+    except services.SelectionError as exc:
+        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=400)
+    except (DliError, DliNotConfigured) as exc:
+        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=502)
+    if not outcomes:
+        error = f"Job {job} has no unsettled delete in the audit log."
+        return _render(request, "action-error", {"project": project, "error": error}, status=404)
+    return _render(request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [job]})

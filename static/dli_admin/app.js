@@ -1,6 +1,86 @@
-// dli-admin page behaviour. Loaded with the CSP nonce; no inline scripts anywhere.
+// dli-admin page behaviour. Loaded with the CSP nonce; no inline scripts or handlers anywhere.
 "use strict";
 if (window.htmx) {
   htmx.config.allowEval = false; // keep 'unsafe-eval' out of the CSP
   htmx.config.includeIndicatorStyles = false; // htmx would inject an inline <style>
 }
+
+(function () {
+  let lastClicked = null; // the row checkbox clicked last, for shift-click ranges
+
+  const rowBoxes = () => Array.from(document.querySelectorAll('#selection input[name="job_ids"]'));
+
+  function updateCount() {
+    const counter = document.getElementById("selected-count");
+    if (!counter) return;
+    const boxes = rowBoxes();
+    const ticked = boxes.filter((box) => box.checked).length;
+    const across = document.getElementById("select-across");
+    const total = counter.parentElement.dataset.total;
+    counter.textContent = across && across.checked ? total : String(ticked);
+    const pageBox = document.getElementById("select-page");
+    if (pageBox) {
+      pageBox.checked = boxes.length > 0 && ticked === boxes.length;
+      pageBox.indeterminate = ticked > 0 && ticked < boxes.length;
+    }
+    if (across) across.closest("label").hidden = !(pageBox && pageBox.checked);
+    if (across && across.closest("label").hidden) across.checked = false;
+    const button = document.getElementById("delete-selected");
+    if (button) button.disabled = ticked === 0 && !(across && across.checked);
+  }
+
+  document.addEventListener("click", function (event) {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement)) return;
+    if (box.id === "select-page") {
+      rowBoxes().forEach((b) => { b.checked = box.checked; });
+      updateCount();
+    } else if (box.name === "job_ids") {
+      const boxes = rowBoxes();
+      if (event.shiftKey && lastClicked && boxes.includes(lastClicked)) {
+        const [a, b] = [boxes.indexOf(lastClicked), boxes.indexOf(box)].sort((x, y) => x - y);
+        boxes.slice(a, b + 1).forEach((b2) => { b2.checked = box.checked; });
+      }
+      lastClicked = box;
+      updateCount();
+    } else if (box.id === "select-across") {
+      updateCount();
+    }
+  });
+
+  // "Cancel" on a confirmation just closes it when JavaScript runs; without it, the link goes back.
+  document.addEventListener("click", function (event) {
+    const link = event.target.closest && event.target.closest("[data-dismiss]");
+    if (!link) return;
+    event.preventDefault();
+    const panel = document.querySelector(link.dataset.dismiss);
+    if (panel) panel.replaceChildren();
+  });
+
+  // Show times in the reader's own time zone.
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach((el) => {
+      const when = new Date(el.getAttribute("datetime"));
+      if (!isNaN(when)) {
+        el.title = el.getAttribute("datetime");
+        el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
+      }
+    });
+  }
+
+  function refresh(root) {
+    localTimes(root || document);
+    updateCount();
+  }
+
+  document.addEventListener("DOMContentLoaded", () => refresh(document));
+  document.addEventListener("htmx:afterSettle", (event) => {
+    // After a delete, the status rows replaced the ticked rows: the selection is gone with them.
+    if (event.target && event.target.id === "action-panel" && event.target.querySelector(".result")) {
+      rowBoxes().forEach((b) => { b.checked = false; });
+      const across = document.getElementById("select-across");
+      if (across) across.checked = false;
+    }
+    refresh(event.target);
+  });
+})();

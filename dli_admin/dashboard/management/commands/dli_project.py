@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+
+from dli_admin.dashboard.models import DliProject
+
+
+class Command(BaseCommand):
+    help = "Add (or update) a DLI project that dli-admin may show, or list them."
+
+    def add_arguments(self, parser):
+        sub = parser.add_subparsers(dest="action", required=True)
+        add = sub.add_parser("add", help="add a project; adding again updates it")
+        add.add_argument("project_id", help="DLI's project id (letters and digits)")
+        add.add_argument("--name", required=True, help="display name, typed to confirm large deletes")
+        add.add_argument(
+            "--endpoint", default="", help="DLI endpoint URL (default: the DLI_ENDPOINT setting)"
+        )
+        add.add_argument("--region", default="", help="a region label such as eu-de")
+        sub.add_parser("list", help="list the projects")
+
+    def handle(self, *args, action, **options):
+        if action == "list":
+            for project in DliProject.objects.all():
+                endpoint = project.endpoint or "(DLI_ENDPOINT)"
+                self.stdout.write(
+                    f"{project.project_id}  {project.name}  {endpoint}  {project.region}".rstrip()
+                )
+            return
+        project = DliProject.objects.filter(project_id=options["project_id"]).first() or DliProject(
+            project_id=options["project_id"]
+        )
+        created = project.pk is None
+        project.name = options["name"]
+        project.endpoint = options["endpoint"]
+        project.region = options["region"]
+        try:
+            project.full_clean()
+        except ValidationError as error:
+            raise CommandError(
+                "; ".join(f"{k}: {' '.join(v)}" for k, v in error.message_dict.items())
+            ) from None
+        project.save()
+        self.stdout.write(f"{'added' if created else 'updated'} project {project}")

@@ -1,0 +1,164 @@
+"""Reads from DLI for the jobs pages: one list call per page, filter expansion, and job read-back."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+from dli_admin.dli import DliClient, DliError, ErrorCategory, Job
+
+PAGE_SIZES = (10, 20, 50, 100)
+DLI_PAGE_LIMIT = 100  # DLI's cap on `limit`
+READ_CONCURRENCY = 4  # parallel read-back calls: fast, yet gentle on DLI's rate limits
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    status: str = ""
+    name: str = ""
+    queue_name: str = ""
+    user_name: str = ""
+    tags: str = ""
+    order: str = "desc"
+
+    def client_kwargs(self) -> dict[str, str]:
+        """The filters as DLI list parameters (empty ones left out)."""
+        values = {
+            "status": self.status,
+            "name": self.name,
+            "queue_name": self.queue_name,
+            "user_name": self.user_name,
+            "tags": self.tags,
+            "order": self.order,
+        }
+        return {key: value for key, value in values.items() if value}
+
+    @property
+    def active(self) -> bool:
+        return any((self.status, self.name, self.queue_name, self.user_name, self.tags))
+
+
+@dataclass(frozen=True)
+class JobsPage:
+    jobs: tuple[Job, ...]
+    total_count: int
+    page: int
+    page_size: int
+
+    @property
+    def num_pages(self) -> int:
+        return max(1, math.ceil(self.total_count / self.page_size))
+
+    @property
+    def first_index(self) -> int:
+        return (self.page - 1) * self.page_size + 1 if self.jobs else 0
+
+    @property
+    def last_index(self) -> int:
+        return (self.page - 1) * self.page_size + len(self.jobs)
+
+
+def flink_jobs_page(*, client: DliClient, filters: JobFilters, page: int, page_size: int) -> JobsPage:
+    """One page of the project's jobs: exactly one DLI list call."""
+    result = client.list_jobs(offset=(page - 1) * page_size, limit=page_size, **filters.client_kwargs())
+    return JobsPage(jobs=result.jobs, total_count=result.total_count, page=page, page_size=page_size)
+
+
+class TooManyJobs(Exception):
+    def __init__(self, total: int, ceiling: int):
+        super().__init__(f"{total} jobs match; at most {ceiling} can be deleted at once.")
+        self.total = total
+        self.ceiling = ceiling
+
+
+def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int) -> list[Job]:
+    """Every job matching the filter ("select all M"), paging DLI; refuses above the ceiling."""
+    first = client.list_jobs(offset=0, limit=DLI_PAGE_LIMIT, **filters.client_kwargs())
+    if first.total_count > ceiling:
+        raise TooManyJobs(first.total_count, ceiling)
+    jobs = {job.job_id: job for job in first.jobs}
+    offset = DLI_PAGE_LIMIT
+    while offset < first.total_count:
+        page = client.list_jobs(offset=offset, limit=DLI_PAGE_LIMIT, **filters.client_kwargs())
+        if not page.jobs:
+            break
+        jobs.update((job.job_id, job) for job in page.jobs)
+        offset += DLI_PAGE_LIMIT
+    if len(jobs) > ceiling:  # jobs were created while we paged
+        raise TooManyJobs(len(jobs), ceiling)
+    return list(jobs.values())
+
+
+@dataclass
+class ReadBack:
+    """What DLI says now about some jobs: present, gone, or not known (the read failed)."""
+
+    found: dict[int, Job] = field(default_factory=dict)
+    gone: set[int] = field(default_factory=set)
+    unknown: dict[int, str] = field(default_factory=dict)  # job id -> why it could not be read
+    calls: int = 0
+
+
+def flink_jobs_read(*, client: DliClient, job_ids: Iterable[int]) -> ReadBack:
+    """Read the jobs back in as few DLI calls as possible: one GET each, or the project's list pages.
+
+    A GET per job costs len(ids) calls; listing costs ceil(total / 100). The first list page tells the
+    total, so we pay at most one extra call to choose. Never called inside a database transaction.
+    """
+    wanted = set(job_ids)
+    result = ReadBack()
+    if not wanted:
+        return result
+    if len(wanted) > 2:
+        try:
+            first = client.list_jobs(offset=0, limit=DLI_PAGE_LIMIT)
+            result.calls += 1
+        except DliError:
+            first = None  # fall back to one GET per job, which reports per-job failures
+        if first is not None and math.ceil(first.total_count / DLI_PAGE_LIMIT) - 1 < len(wanted):
+            _read_by_listing(client, wanted, first, result)
+            return result
+    _read_one_by_one(client, wanted, result)
+    return result
+
+
+def _read_by_listing(client: DliClient, wanted: set[int], first, result: ReadBack) -> None:
+    offsets = range(DLI_PAGE_LIMIT, first.total_count, DLI_PAGE_LIMIT)
+    pages = [first]
+    try:
+        with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+            pages += pool.map(lambda offset: client.list_jobs(offset=offset, limit=DLI_PAGE_LIMIT), offsets)
+    except DliError:
+        _read_one_by_one(client, wanted, result)  # a page failed: settle each job on its own
+        return
+    result.calls += len(offsets)
+    seen = {job.job_id: job for page in pages for job in page.jobs if job.job_id in wanted}
+    result.found.update(seen)
+    absent = wanted - seen.keys()
+    if len({page.total_count for page in pages}) == 1:
+        result.gone |= absent
+    elif absent:
+        # Jobs were created or deleted while we paged: offsets shifted, absence proves nothing.
+        _read_one_by_one(client, absent, result)
+
+
+def _read_one_by_one(client: DliClient, job_ids: set[int], result: ReadBack) -> None:
+    def show(job_id: int) -> tuple[int, Job | None, str]:
+        try:
+            return job_id, client.show_job(job_id), ""
+        except DliError as error:
+            if error.category == ErrorCategory.NOT_FOUND:
+                return job_id, None, ""
+            return job_id, None, str(error)
+
+    with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+        for job_id, job, problem in pool.map(show, sorted(job_ids)):
+            result.calls += 1
+            if job is not None:
+                result.found[job_id] = job
+            elif problem:
+                result.unknown[job_id] = problem
+            else:
+                result.gone.add(job_id)

@@ -1,0 +1,480 @@
+"""The batch delete: rules, roles, claims, audit and orchestration of DLI calls.
+
+Flow: plan (validate the selection against DLI, decide who may delete what, sign what the operator
+saw) -> confirm (check the signature, write the audit intent, re-read, claim, delete in chunks,
+settle each job by reading it back, write the results, release the claims).
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.db import transaction
+from django.utils import timezone
+
+from dli_admin.audit.selectors import audit_unsettled_jobs
+from dli_admin.audit.services import (
+    AuditJob,
+    AuditJobResult,
+    audit_intent_record,
+    audit_refusal_record,
+    audit_results_record,
+)
+from dli_admin.dli import ChunkOutcome, ChunkResult, DliClient, DliError, ErrorCategory, ReplyShape
+
+from .dli import dli_client_for
+from .models import DliProject, JobClaim, Role
+from .permissions import can_delete, may_delete_any
+from .selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
+from .statuses import ACTIVE_STATUSES, status_label
+
+MAX_JOB_ID = 2**63 - 1  # DLI job ids are Java longs
+JOB_ID_PATTERN = re.compile(r"[0-9]{1,19}")  # ASCII only: int() would also take " 7" and Arabic-Indic digits
+CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
+CONFIRMATION_MAX_AGE = 15 * 60  # seconds a confirmation stays valid
+CLAIM_TTL = timedelta(minutes=30)  # a claim older than this belongs to a process that died
+
+DELETED, FAILED, UNKNOWN, SKIPPED = "deleted", "failed", "unknown", "skipped"
+OUTCOMES = (DELETED, FAILED, UNKNOWN, SKIPPED)
+
+
+class SelectionError(Exception):
+    """The selection cannot be deleted as posted; the message says why. Nothing was sent to DLI."""
+
+
+class NameMismatch(SelectionError):
+    """A large or risky batch needs the project's name typed; it was not. The plan is shown again."""
+
+    def __init__(self, message: str, plan: DeletePlan):
+        super().__init__(message)
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who asks, and from where (for the audit log)."""
+
+    user: object
+    client_ip: str = ""
+    user_agent: str = ""
+
+
+@dataclass(frozen=True)
+class PlannedJob:
+    job_id: int
+    name: str
+    status: str
+    excluded_because: str = ""  # empty: will be deleted
+
+    @property
+    def status_label(self) -> str:
+        return status_label(self.status)
+
+
+@dataclass(frozen=True)
+class DeletePlan:
+    """What a confirmation will delete, shown to the operator and signed into `token`."""
+
+    jobs: tuple[PlannedJob, ...]
+    token: str
+    needs_name: bool
+
+    @property
+    def eligible(self) -> list[PlannedJob]:
+        return [job for job in self.jobs if not job.excluded_because]
+
+    @property
+    def excluded(self) -> list[PlannedJob]:
+        return [job for job in self.jobs if job.excluded_because]
+
+    @property
+    def counts_by_status(self) -> list[tuple[str, int]]:
+        counts = Counter(job.status_label for job in self.eligible)
+        return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+@dataclass(frozen=True)
+class DeleteResult:
+    batch_id: uuid.UUID
+    results: tuple[AuditJobResult, ...]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = Counter(result.outcome for result in self.results)
+        return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
+
+    @property
+    def summary(self) -> str:
+        return ", ".join(f"{count} {outcome}" for outcome, count in self.counts.items()) or "nothing selected"
+
+
+def parse_job_ids(values: Sequence[str], *, ceiling: int | None = None) -> list[int]:
+    """Job ids from a form: ASCII digits within a Java long, each once, at most `ceiling` of them."""
+    ceiling = ceiling or settings.DLI_MAX_BATCH
+    if not values:
+        raise SelectionError("Select at least one job.")
+    if len(values) > ceiling:
+        raise SelectionError(f"{len(values)} jobs were selected; at most {ceiling} can be deleted at once.")
+    malformed = [value for value in values if not JOB_ID_PATTERN.fullmatch(value) or int(value) > MAX_JOB_ID]
+    if malformed:
+        shown = ", ".join(repr(value[:24]) for value in malformed[:5])
+        raise SelectionError(f"These are not DLI job ids: {shown}. Nothing was deleted.")
+    ids = [int(value) for value in values]
+    repeated = sorted(job_id for job_id, count in Counter(ids).items() if count > 1)
+    if repeated:
+        shown = ", ".join(str(job_id) for job_id in repeated[:5])
+        raise SelectionError(f"Job ids selected more than once: {shown}. Nothing was deleted.")
+    return ids
+
+
+def _refuse(requester: Requester, project_id: str, job_ids: Iterable[object], reason: str) -> None:
+    audit_refusal_record(
+        actor=requester.user,
+        project_id=project_id,
+        job_ids=[str(job_id) for job_id in job_ids],
+        reason=reason,
+        client_ip=requester.client_ip,
+        user_agent=requester.user_agent,
+    )
+
+
+def _require_delete_role(requester: Requester, project: DliProject, role: Role | None, job_ids) -> None:
+    if not may_delete_any(role):
+        reason = f"role {role or 'none'} may not delete jobs in this project"
+        _refuse(requester, project.project_id, job_ids, reason)
+        raise PermissionDenied("Your role in this project does not allow deleting jobs.")
+
+
+def _needs_name(jobs: Iterable[PlannedJob]) -> bool:
+    eligible = [job for job in jobs if not job.excluded_because]
+    return len(eligible) > settings.DLI_CONFIRM_NAME_THRESHOLD or any(
+        job.status in ACTIVE_STATUSES for job in eligible
+    )
+
+
+def flink_jobs_delete_plan(
+    *,
+    requester: Requester,
+    project: DliProject,
+    role: Role | None,
+    job_ids: Sequence[str] = (),
+    select_across: JobFilters | None = None,
+    client: DliClient | None = None,
+) -> DeletePlan:
+    """Check a selection against DLI as it is now and say what a confirmation would delete.
+
+    `job_ids` are the raw form values; `select_across` instead takes every job matching a filter.
+    Raises PermissionDenied, SelectionError or DliError; sends nothing but reads to DLI.
+    """
+    _require_delete_role(requester, project, role, job_ids)
+    client = client or dli_client_for(project)
+    if select_across is not None:
+        try:
+            jobs = flink_jobs_matching(client=client, filters=select_across, ceiling=settings.DLI_MAX_BATCH)
+        except TooManyJobs as error:
+            raise SelectionError(f"{error} Narrow the filter, then select again.") from None
+        if not jobs:
+            raise SelectionError("No job matches this filter any more. Nothing was deleted.")
+    else:
+        try:
+            ids = parse_job_ids(job_ids)
+        except SelectionError as error:
+            _refuse(requester, project.project_id, job_ids[:200], f"bad selection: {error}")
+            raise
+        read = flink_jobs_read(client=client, job_ids=ids)
+        if read.unknown:
+            problem = next(iter(read.unknown.values()))
+            raise SelectionError(f"Could not read {len(read.unknown)} of the jobs from DLI: {problem}")
+        if read.gone:
+            # Another project's ids and already-deleted ids look the same from here: refuse the whole batch.
+            shown = ", ".join(str(job_id) for job_id in sorted(read.gone)[:10])
+            _refuse(requester, project.project_id, ids, f"not jobs of this project in DLI: {shown}")
+            raise SelectionError(
+                f"{len(read.gone)} selected id(s) are not jobs of {project.name} in DLI: {shown}. They may "
+                "belong to another project or be deleted already. Reload the list and select again. "
+                "Nothing was deleted."
+            )
+        jobs = [read.found[job_id] for job_id in ids]
+    planned = tuple(
+        PlannedJob(
+            job_id=job.job_id,
+            name=job.name,
+            status=job.status,
+            excluded_because=_exclusion(role, job.status),
+        )
+        for job in jobs
+    )
+    token = signing.dumps(
+        {
+            "p": project.project_id,
+            "u": requester.user.pk,
+            "j": [[j.job_id, j.name, j.status] for j in planned],
+        },
+        salt=CONFIRMATION_SALT,
+        compress=True,
+    )
+    return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned))
+
+
+def _exclusion(role: Role | None, status: str) -> str:
+    return "" if can_delete(role, status) else "needs owner: the job is active"
+
+
+def _load_confirmation(
+    requester: Requester, project: DliProject, role: Role | None, token: str
+) -> list[PlannedJob]:
+    try:
+        payload = signing.loads(token, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise SelectionError(
+            "This confirmation has expired (15 minutes). Select the jobs again. Nothing was deleted."
+        ) from None
+    except signing.BadSignature:
+        _refuse(requester, project.project_id, [], "forged or damaged confirmation")
+        raise SelectionError(
+            "This confirmation is not valid. Select the jobs again. Nothing was deleted."
+        ) from None
+    if payload.get("p") != project.project_id or payload.get("u") != requester.user.pk:
+        _refuse(requester, project.project_id, [], "confirmation made for another project or user")
+        raise SelectionError("This confirmation was made for another project or user. Nothing was deleted.")
+    return [
+        PlannedJob(job_id=job_id, name=name, status=status, excluded_because=_exclusion(role, status))
+        for job_id, name, status in payload["j"]
+    ]
+
+
+def flink_jobs_delete(
+    *,
+    requester: Requester,
+    project: DliProject,
+    role: Role | None,
+    token: str,
+    confirm_name: str = "",
+    client: DliClient | None = None,
+) -> DeleteResult:
+    """Delete the jobs of a signed confirmation and settle the fate of each one."""
+    _require_delete_role(requester, project, role, [])
+    confirmed = _load_confirmation(requester, project, role, token)
+    if _needs_name(confirmed) and confirm_name.strip() != project.name:
+        plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
+        message = f"Type the project name “{project.name}” exactly to confirm. Nothing was deleted."
+        raise NameMismatch(message, plan)
+    client = client or dli_client_for(project)
+    batch_id = uuid.uuid4()
+    audit_intent_record(
+        batch_id=batch_id,
+        actor=requester.user,
+        project_id=project.project_id,
+        project_name=project.name,
+        jobs=[AuditJob(job_id=job.job_id, name=job.name, status=job.status) for job in confirmed],
+        client_ip=requester.client_ip,
+        user_agent=requester.user_agent,
+    )
+    results: dict[int, AuditJobResult] = {}
+
+    def skip(job: PlannedJob, reason: str) -> None:
+        results[job.job_id] = AuditJobResult(
+            job_id=job.job_id, name=job.name, outcome=SKIPPED, message=reason
+        )
+
+    # Claim first, then re-check against DLI while holding the claims: a batch that ran just before us
+    # has either released its claims after deleting (we then read the jobs as gone) or still holds them.
+    for job in confirmed:
+        if job.excluded_because:
+            skip(job, job.excluded_because)
+    wanted = [job for job in confirmed if not job.excluded_because]
+    claimed = _claim(project, [job.job_id for job in wanted], batch_id) if wanted else set()
+    try:
+        for job in wanted:
+            if job.job_id not in claimed:
+                skip(job, "already being deleted by another batch")
+        to_check = [job for job in wanted if job.job_id in claimed]
+        to_delete = _recheck(client, role, to_check, skip) if to_check else []
+        if to_delete:
+            results.update(_delete_and_settle(client, to_delete))
+    except Exception as error:
+        # Whatever broke, the audit must say these jobs' fate is unknown (reconcile settles them later).
+        interrupted = [
+            results.get(job.job_id)
+            or AuditJobResult(
+                job_id=job.job_id, name=job.name, outcome=UNKNOWN, message=f"interrupted: {error!r}"
+            )
+            for job in confirmed
+        ]
+        audit_results_record(
+            batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=interrupted
+        )
+        raise
+    finally:
+        JobClaim.objects.filter(batch_id=batch_id).delete()
+
+    ordered = tuple(results[job.job_id] for job in confirmed)
+    audit_results_record(
+        batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=ordered
+    )
+    return DeleteResult(batch_id=batch_id, results=ordered)
+
+
+def _recheck(client: DliClient, role: Role | None, jobs: list[PlannedJob], skip) -> list[PlannedJob]:
+    """The jobs that are still as the operator confirmed them; the others are skipped with the reason."""
+    try:
+        now = flink_jobs_read(client=client, job_ids=[job.job_id for job in jobs])
+    except DliError as error:
+        for job in jobs:
+            skip(job, f"could not be checked in DLI before deleting: {error}")
+        return []
+    ready = []
+    for job in jobs:
+        current = now.found.get(job.job_id)
+        if job.job_id in now.gone:
+            skip(job, "already gone from DLI")
+        elif current is None:
+            skip(job, f"could not be checked in DLI before deleting: {now.unknown.get(job.job_id, '')}")
+        elif current.status != job.status:
+            skip(job, f"changed since you confirmed: now {status_label(current.status)}; review it again")
+        elif not can_delete(role, current.status):
+            skip(job, _exclusion(role, current.status))
+        else:
+            ready.append(job)
+    return ready
+
+
+def _claim(project: DliProject, job_ids: list[int], batch_id: uuid.UUID) -> set[int]:
+    """Claim the jobs for this batch; returns those we got. A job claimed by another batch is not ours."""
+    JobClaim.objects.filter(project=project, claimed_at__lt=timezone.now() - CLAIM_TTL).delete()
+    with transaction.atomic():
+        JobClaim.objects.bulk_create(
+            [JobClaim(project=project, job_id=job_id, batch_id=batch_id) for job_id in job_ids],
+            ignore_conflicts=True,
+        )
+    return set(JobClaim.objects.filter(batch_id=batch_id).values_list("job_id", flat=True))
+
+
+def _refusal_message(error: DliError | None) -> str:
+    if error is None:
+        return "DLI refused the request"
+    if error.category == ErrorCategory.THROTTLED:
+        return "throttled by DLI: its rate limit held after every retry; try again in a minute"
+    if error.category == ErrorCategory.AUTH:
+        return (
+            f"DLI rejected dli-admin's credentials ({error.code or error.status}): fix the DLI configuration"
+        )
+    return str(error)
+
+
+def _delete_and_settle(client: DliClient, jobs: list[PlannedJob]) -> dict[int, AuditJobResult]:
+    """Send the deletes in chunks, then read back every job DLI may have deleted to learn its fate."""
+    by_id = {job.job_id: job for job in jobs}
+    chunks: list[ChunkResult] = list(client.iter_batch_delete(list(by_id)))
+    settled: dict[int, AuditJobResult] = {}
+    to_read: dict[int, tuple[ChunkResult, str]] = {}  # job id -> (its chunk, what DLI said of it)
+
+    for chunk in chunks:
+        for job_id in chunk.job_ids:
+            if chunk.outcome == ChunkOutcome.REFUSED:  # provably nothing happened: no read-back needed
+                settled[job_id] = _result(by_id[job_id], chunk, FAILED, _refusal_message(chunk.error))
+            elif chunk.outcome == ChunkOutcome.REPLIED and chunk.shape == ReplyShape.PER_ID:
+                reply = chunk.reply_for(job_id)
+                to_read[job_id] = (chunk, "ok" if reply.is_success else reply.message or "DLI said it failed")
+            elif chunk.outcome == ChunkOutcome.REPLIED:
+                to_read[job_id] = (chunk, f"DLI's reply could not be matched to each job ({chunk.shape})")
+            else:
+                to_read[job_id] = (chunk, f"DLI's answer was ambiguous: {chunk.error}")
+
+    read = flink_jobs_read(client=client, job_ids=to_read) if to_read else None
+    for job_id, (chunk, said) in to_read.items():
+        job = by_id[job_id]
+        if job_id in read.gone:
+            settled[job_id] = _result(
+                job, chunk, DELETED, "" if said == "ok" else "confirmed gone by read-back"
+            )
+        elif job_id in read.found:
+            if chunk.outcome == ChunkOutcome.AMBIGUOUS:
+                # DLI may still be working on it; only a later read can tell.
+                settled[job_id] = _result(job, chunk, UNKNOWN, f"{said}; the job still exists for now")
+            elif said == "ok":
+                settled[job_id] = _result(job, chunk, UNKNOWN, "DLI said deleted, but still lists the job")
+            else:
+                settled[job_id] = _result(job, chunk, FAILED, said)
+        else:
+            settled[job_id] = _result(
+                job, chunk, UNKNOWN, f"{said}; reading it back failed: {read.unknown.get(job_id, '')}"
+            )
+    return settled
+
+
+def _result(job: PlannedJob, chunk: ChunkResult, outcome: str, message: str) -> AuditJobResult:
+    error = chunk.error
+    return AuditJobResult(
+        job_id=job.job_id,
+        name=job.name,
+        outcome=outcome,
+        message=message,
+        error_code=(error.code or "") if error else "",
+        dli_request_id=chunk.request_id or (error.request_id if error and error.request_id else "") or "",
+        attempts=chunk.attempts,
+        duration_ms=int(chunk.duration * 1000),
+    )
+
+
+def flink_jobs_reconcile(
+    *, project_id: str | None = None, job_ids: Iterable[int] | None = None, actor=None
+) -> list[AuditJobResult]:
+    """Settle jobs whose fate the audit log does not know (a crash, or DLI was ambiguous) by reading them.
+
+    Appends a result per job (never edits earlier records). Used by `audit_reconcile` and "check again".
+    """
+    unsettled = audit_unsettled_jobs(project_id=project_id, job_ids=job_ids)
+    by_batch: dict[tuple[str, uuid.UUID], list] = defaultdict(list)
+    for job in unsettled:
+        by_batch[(job.project_id, job.batch_id)].append(job)
+    settled: list[AuditJobResult] = []
+    projects = {p.project_id: p for p in DliProject.objects.filter(project_id__in={k[0] for k in by_batch})}
+    for (batch_project_id, batch_id), jobs in by_batch.items():
+        project = projects.get(batch_project_id)
+        if project is None:
+            continue  # the project was removed from dli-admin: nothing to read it with
+        read = flink_jobs_read(client=dli_client_for(project), job_ids=[job.job_id for job in jobs])
+        results = []
+        for job in jobs:
+            if job.job_id in read.gone:
+                results.append(
+                    AuditJobResult(
+                        job_id=job.job_id,
+                        name=job.name,
+                        outcome=DELETED,
+                        message="confirmed gone by a later read-back",
+                    )
+                )
+            elif job.job_id in read.found:
+                status = status_label(read.found[job.job_id].status)
+                results.append(
+                    AuditJobResult(
+                        job_id=job.job_id,
+                        name=job.name,
+                        outcome=FAILED,
+                        message=f"the job still exists in DLI ({status}): it was not deleted",
+                    )
+                )
+            else:
+                results.append(
+                    AuditJobResult(
+                        job_id=job.job_id,
+                        name=job.name,
+                        outcome=UNKNOWN,
+                        message=f"still unknown: {read.unknown.get(job.job_id, '')}",
+                    )
+                )
+        audit_results_record(
+            batch_id=batch_id, actor=actor, project_id=batch_project_id, results=results, source="reconcile"
+        )
+        settled += results
+    return settled

@@ -1,0 +1,79 @@
+"""The management commands whose names and shapes are dli-admin's public interface."""
+
+from __future__ import annotations
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from dli_admin.dashboard.models import DliProject, Grant
+
+pytestmark = pytest.mark.django_db
+PID = "0123456789abcdef0123456789abcdef"
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+def test_dli_project_add_then_add_again_updates_it():
+    assert "added" in run("dli_project", "add", PID, "--name", "Analytics")
+    assert "updated" in run(
+        "dli_project", "add", PID, "--name", "Analytics prod", "--endpoint", "https://dli.example.com"
+    )
+    project = DliProject.objects.get()
+    assert (project.name, project.endpoint) == ("Analytics prod", "https://dli.example.com")
+    assert PID in run("dli_project", "list")
+
+
+def test_dli_project_refuses_a_bad_id():
+    with pytest.raises(CommandError, match="letters and digits"):
+        run("dli_project", "add", "not-a/project", "--name", "x")
+
+
+def test_grant_and_revoke_a_project_role_and_the_auditor_role():
+    get_user_model().objects.create_user("alice")
+    run("dli_project", "add", PID, "--name", "A")
+    run("grant", "alice", "operator", "--project", PID)
+    run("grant", "alice", "owner", "--project", PID)  # granting again replaces the role
+    run("grant", "alice", "auditor")
+    assert sorted(Grant.objects.values_list("role", flat=True)) == ["auditor", "owner"]
+    run("revoke", "alice", "owner", "--project", PID)
+    run("revoke", "alice", "auditor")
+    assert not Grant.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("grant", "nobody", "viewer", "--project", PID), "no user"),
+        (("grant", "alice", "viewer"), "give --project"),
+        (("grant", "alice", "auditor", "--project", PID), "global role"),
+        (("grant", "alice", "viewer", "--project", "ffff"), "no DLI project"),
+        (("revoke", "alice", "viewer", "--project", PID), "is not viewer"),
+    ],
+)
+def test_grant_and_revoke_explain_mistakes(args, message):
+    get_user_model().objects.create_user("alice")
+    run("dli_project", "add", PID, "--name", "A")
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+
+
+def test_demo_setup_creates_one_user_per_role_and_reuses_them(settings, tmp_path, monkeypatch):
+    from dli_admin.dashboard.management.commands import demo_setup
+
+    settings.DLI_ENDPOINT = ""
+    monkeypatch.setattr(demo_setup, "LOGINS_FILE", tmp_path / "demo-logins.txt")
+    first = run("demo_setup")
+    second = run("demo_setup")
+    for username in ("admin", "owner", "operator", "viewer", "auditor"):
+        assert username in first
+    assert first == second, "running it again reuses the users and their passwords"
+    assert (tmp_path / "demo-logins.txt").stat().st_mode & 0o077 == 0
+    password = next(line.split()[1] for line in first.splitlines() if line.strip().startswith("operator"))
+    assert get_user_model().objects.get(username="operator").check_password(password)

@@ -1,0 +1,288 @@
+"""The batch delete service against the simulator: validation, roles, chunking, settling, claims."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.core.exceptions import PermissionDenied
+from django.db import connection
+
+from dli_admin.audit.selectors import audit_unsettled_jobs
+from dli_admin.dashboard import services
+from dli_admin.dashboard.models import JobClaim, Role
+from dli_admin.dashboard.services import Requester, SelectionError
+
+pytestmark = pytest.mark.django_db
+
+
+def add_jobs(simulator, project, count, status="job_cancel_success", prefix="cleanup"):
+    return [simulator.add_job(project.project_id, name=f"{prefix}-{n}", status=status) for n in range(count)]
+
+
+def plan(user, project, role, ids, **kwargs):
+    return services.flink_jobs_delete_plan(
+        requester=Requester(user=user, client_ip="127.0.0.1"),
+        project=project,
+        role=role,
+        job_ids=[str(i) for i in ids],
+        **kwargs,
+    )
+
+
+def delete(user, project, role, token, confirm_name=""):
+    return services.flink_jobs_delete(
+        requester=Requester(user=user, client_ip="127.0.0.1"),
+        project=project,
+        role=role,
+        token=token,
+        confirm_name=confirm_name,
+    )
+
+
+def outcomes(result):
+    return {r.job_id: r.outcome for r in result.results}
+
+
+class TestParseJobIds:
+    @pytest.mark.parametrize(
+        "values",
+        [
+            [],
+            ["abc"],
+            ["-5"],
+            ["1.5"],
+            [" 7"],
+            ["\u0661\u0662"],
+            [str(2**63)],
+            ["9" * 20],
+            ["0x10"],
+            ["7", "7"],
+        ],
+    )
+    def test_it_refuses_bad_ids(self, values):
+        with pytest.raises(SelectionError):
+            services.parse_job_ids(values)
+
+    def test_it_refuses_more_than_the_ceiling(self, settings):
+        settings.DLI_MAX_BATCH = 3
+        with pytest.raises(SelectionError, match="at most 3"):
+            services.parse_job_ids(["1", "2", "3", "4"])
+
+    def test_it_accepts_the_largest_java_long(self):
+        assert services.parse_job_ids([str(2**63 - 1), "0"]) == [2**63 - 1, 0]
+
+
+class TestPlan:
+    def test_it_lists_what_an_operator_may_delete_and_excludes_active_jobs(
+        self, simulator, project_a, operator
+    ):
+        stopped = add_jobs(simulator, project_a, 2)
+        running = add_jobs(simulator, project_a, 1, status="job_running")
+        result = plan(operator, project_a, Role.OPERATOR, stopped + running)
+        assert [j.job_id for j in result.eligible] == stopped
+        assert [(j.job_id, j.excluded_because) for j in result.excluded] == [
+            (running[0], "needs owner: the job is active")
+        ]
+        assert result.needs_name is False
+        assert simulator.requests(op="batch_delete") == []
+
+    def test_an_owner_may_delete_active_jobs_but_must_type_the_name(self, simulator, project_a, owner):
+        running = add_jobs(simulator, project_a, 1, status="job_running")
+        result = plan(owner, project_a, Role.OWNER, running)
+        assert [j.job_id for j in result.eligible] == running
+        assert result.needs_name is True
+
+    def test_a_large_batch_needs_the_name(self, simulator, project_a, operator, settings):
+        settings.DLI_CONFIRM_NAME_THRESHOLD = 2
+        assert plan(operator, project_a, Role.OPERATOR, add_jobs(simulator, project_a, 3)).needs_name
+
+    def test_it_refuses_a_viewer_and_audits_the_refusal(self, simulator, project_a, viewer):
+        ids = add_jobs(simulator, project_a, 1)
+        with pytest.raises(PermissionDenied):
+            plan(viewer, project_a, Role.VIEWER, ids)
+        assert simulator.requests() == []
+
+    def test_it_refuses_the_whole_batch_when_an_id_belongs_to_another_project(
+        self, simulator, project_a, project_b, operator
+    ):
+        mine = add_jobs(simulator, project_a, 2)
+        theirs = add_jobs(simulator, project_b, 1)
+        with pytest.raises(SelectionError, match="not jobs of"):
+            plan(operator, project_a, Role.OPERATOR, mine + theirs)
+        assert simulator.requests(op="batch_delete") == []
+
+    def test_select_across_expands_the_filter_up_to_the_ceiling(
+        self, simulator, project_a, operator, settings
+    ):
+        ids = add_jobs(simulator, project_a, 5, prefix="zz-unique-sweep")
+        filters = services.JobFilters(name="zz-unique-sweep")
+        result = plan(operator, project_a, Role.OPERATOR, [], select_across=filters)
+        assert sorted(j.job_id for j in result.jobs) == sorted(ids)
+        settings.DLI_MAX_BATCH = 4
+        with pytest.raises(SelectionError, match="5 jobs match; at most 4"):
+            plan(operator, project_a, Role.OPERATOR, [], select_across=filters)
+
+
+class TestDelete:
+    def test_it_deletes_and_confirms_each_job_by_reading_it_back(self, simulator, project_a, operator):
+        ids = add_jobs(simulator, project_a, 3)
+        result = delete(
+            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
+        )
+        assert outcomes(result) == dict.fromkeys(ids, "deleted")
+        assert all(simulator.job(project_a.project_id, i) is None for i in ids)
+        assert len(simulator.requests(op="batch_delete")) == 1
+        assert not JobClaim.objects.exists()
+
+    def test_it_sends_chunks_of_the_batch_size(self, simulator, project_a, operator, settings):
+        settings.DLI_BATCH_SIZE = 2
+        ids = add_jobs(simulator, project_a, 5)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        result = delete(operator, project_a, Role.OPERATOR, token, confirm_name="")
+        assert outcomes(result) == dict.fromkeys(ids, "deleted")
+        assert [len(r.job_ids) for r in simulator.requests(op="batch_delete")] == [2, 2, 1]
+
+    def test_it_reports_a_job_dli_refused_as_failed_with_dlis_message(self, simulator, project_a, operator):
+        ids = add_jobs(simulator, project_a, 3)
+        simulator.set_fault(project_a.project_id, "fail_ids", [ids[1]])
+        result = delete(
+            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
+        )
+        assert outcomes(result) == {ids[0]: "deleted", ids[1]: "failed", ids[2]: "deleted"}
+        failed = next(r for r in result.results if r.outcome == "failed")
+        assert "locked" in failed.message
+
+    @pytest.mark.parametrize(
+        "fault",
+        [
+            ("single_reply", True),
+            ("reply_count", 1),
+            ("single_object", True),
+            ("doc_invalid_json", True),
+            ("empty_body", True),
+            ("bool_style", "capital"),
+        ],
+    )
+    def test_every_reply_shape_is_settled_by_read_back(self, simulator, project_a, operator, fault):
+        ids = add_jobs(simulator, project_a, 3)
+        simulator.set_fault(project_a.project_id, fault[0], fault[1], ops={"batch_delete"})
+        result = delete(
+            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
+        )
+        assert outcomes(result) == dict.fromkeys(ids, "deleted")
+
+    def test_a_timeout_after_the_delete_is_settled_as_deleted_and_never_resent(
+        self, simulator, project_a, operator, settings
+    ):
+        settings.DLI_TIMEOUT = 0.5
+        ids = add_jobs(simulator, project_a, 2)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        simulator.set_fault(project_a.project_id, "slow_reply", 1.5, ops={"batch_delete"})
+        result = delete(operator, project_a, Role.OPERATOR, token)
+        assert outcomes(result) == dict.fromkeys(ids, "deleted")
+        assert len(simulator.requests(op="batch_delete")) == 1
+
+    def test_an_ambiguous_failure_with_the_job_still_there_is_unknown(self, simulator, project_a, operator):
+        ids = add_jobs(simulator, project_a, 1)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        simulator.set_fault(project_a.project_id, "server_error", 500, ops={"batch_delete"})
+        result = delete(operator, project_a, Role.OPERATOR, token)
+        assert outcomes(result) == {ids[0]: "unknown"}
+        assert [u.job_id for u in audit_unsettled_jobs(project_id=project_a.project_id)] == ids
+        # "Check again" settles it: the job is still there, so it was not deleted.
+        settled = services.flink_jobs_reconcile(project_id=project_a.project_id, job_ids=ids, actor=operator)
+        assert [(r.job_id, r.outcome) for r in settled] == [(ids[0], "failed")]
+        assert audit_unsettled_jobs(project_id=project_a.project_id) == []
+
+    def test_a_replayed_confirmation_sends_nothing(self, simulator, project_a, operator):
+        ids = add_jobs(simulator, project_a, 2)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        delete(operator, project_a, Role.OPERATOR, token)
+        simulator.clear_requests()
+        again = delete(operator, project_a, Role.OPERATOR, token)
+        assert outcomes(again) == dict.fromkeys(ids, "skipped")
+        assert simulator.requests(op="batch_delete") == []
+
+    def test_a_job_that_changed_since_confirmation_is_skipped(self, simulator, project_a, operator):
+        ids = add_jobs(simulator, project_a, 2)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        simulator.set_job_status(project_a.project_id, ids[0], "job_running")
+        result = delete(operator, project_a, Role.OPERATOR, token)
+        assert outcomes(result) == {ids[0]: "skipped", ids[1]: "deleted"}
+        assert "changed since you confirmed" in result.results[0].message
+        assert simulator.job(project_a.project_id, ids[0]) is not None
+
+    def test_a_forged_confirmation_is_refused(self, simulator, project_a, operator):
+        with pytest.raises(SelectionError, match="not valid"):
+            delete(operator, project_a, Role.OPERATOR, "forged:token")
+        assert simulator.requests() == []
+
+    def test_a_confirmation_for_another_user_is_refused(self, simulator, project_a, operator, owner):
+        token = plan(owner, project_a, Role.OWNER, add_jobs(simulator, project_a, 1)).token
+        with pytest.raises(SelectionError, match="another project or user"):
+            delete(operator, project_a, Role.OPERATOR, token)
+        assert simulator.requests(op="batch_delete") == []
+
+    def test_the_project_name_must_be_typed_for_active_jobs(self, simulator, project_a, owner):
+        ids = add_jobs(simulator, project_a, 1, status="job_running")
+        token = plan(owner, project_a, Role.OWNER, ids).token
+        with pytest.raises(services.NameMismatch):
+            delete(owner, project_a, Role.OWNER, token, confirm_name="wrong")
+        assert simulator.requests(op="batch_delete") == []
+        result = delete(owner, project_a, Role.OWNER, token, confirm_name=project_a.name)
+        assert outcomes(result) == {ids[0]: "deleted"}
+
+    def test_throttling_is_retried_and_reported_only_when_retries_run_out(
+        self, simulator, project_a, operator
+    ):
+        ids = add_jobs(simulator, project_a, 1)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        simulator.set_fault(project_a.project_id, "throttle", 1, ops={"batch_delete"}, count=1)
+        assert outcomes(delete(operator, project_a, Role.OPERATOR, token)) == {ids[0]: "deleted"}
+        assert len(simulator.requests(op="batch_delete")) == 2
+
+    def test_bad_credentials_fail_every_job_and_say_to_fix_the_configuration(
+        self, simulator, project_a, operator
+    ):
+        ids = add_jobs(simulator, project_a, 2)
+        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        simulator.set_fault(project_a.project_id, "auth_fail", True, ops={"batch_delete"})
+        result = delete(operator, project_a, Role.OPERATOR, token)
+        assert outcomes(result) == dict.fromkeys(ids, "failed")
+        assert "credentials" in result.results[0].message
+        assert len(simulator.requests(op="batch_delete")) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_overlapping_batches_never_both_delete_a_job(simulator, project_a, operator, owner):
+    """Each job is claimed for the duration of its delete; the second batch skips what the first holds."""
+    ids = add_jobs(simulator, project_a, 6)
+    token_1 = plan(operator, project_a, Role.OPERATOR, ids[:4]).token
+    token_2 = plan(owner, project_a, Role.OWNER, ids[2:]).token
+    simulator.set_fault(project_a.project_id, "latency", 0.4, ops={"batch_delete"})
+    results, errors = {}, []
+
+    def run(name, user, role, token):
+        try:
+            results[name] = delete(user, project_a, role, token)
+        except Exception as error:  # pragma: no cover - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [
+        threading.Thread(target=run, args=("one", operator, Role.OPERATOR, token_1)),
+        threading.Thread(target=run, args=("two", owner, Role.OWNER, token_2)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
+    assert sorted(sent) == sorted(ids), "every job was sent exactly once"
+    overlap = ids[2:4]
+    fates = [outcomes(results["one"])[i] for i in overlap] + [outcomes(results["two"])[i] for i in overlap]
+    assert sorted(fates) == ["deleted", "deleted", "skipped", "skipped"]
+    assert all(simulator.job(project_a.project_id, i) is None for i in ids)
