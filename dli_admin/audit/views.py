@@ -1,0 +1,116 @@
+"""The audit review pages: auditors see every project, owners their own, superusers all, others 403."""
+
+from __future__ import annotations
+
+import csv
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+from django.views.decorators.vary import vary_on_headers
+
+from dli_admin.dashboard.models import DliProject
+from dli_admin.dashboard.permissions import audit_project_ids
+
+from .forms import AuditFilterForm
+from .selectors import EXPORT_COLUMNS, audit_batch_page, audit_batch_read, audit_export_rows
+
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _scope(request) -> set[str] | None:
+    """Projects whose log the user may read (None: all); PermissionDenied when there are none."""
+    scope = audit_project_ids(request.user)
+    if scope is not None and not scope:
+        raise PermissionDenied("Only auditors and project owners may read the audit log.")
+    return scope
+
+
+def _is_fragment_request(request) -> bool:
+    # A history restore wants the whole page even though htmx sends it.
+    return bool(request.htmx) and not request.htmx.history_restore_request
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def audit_list(request):
+    scope = _scope(request)
+    form = AuditFilterForm(request.GET)
+    page = None
+    if form.is_valid():
+        page = audit_batch_page(
+            scope=scope,
+            filters=form.filters(),
+            before=form.cleaned_data["before"],
+            after=form.cleaned_data["after"],
+        )
+    projects = DliProject.objects.all() if scope is None else DliProject.objects.filter(project_id__in=scope)
+    context = {"form": form, "page": page, "projects": projects}
+    template = "audit/list.html#results" if _is_fragment_request(request) else "audit/list.html"
+    return render(request, template, context)
+
+
+def _batch_or_404(request, batch_id: uuid.UUID):
+    batch = audit_batch_read(scope=_scope(request), batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such batch in the audit log.")  # or not one of the user's projects
+    return batch
+
+
+@require_GET
+def audit_batch(request, batch_id: uuid.UUID):
+    return render(request, "audit/batch.html", {"batch": _batch_or_404(request, batch_id)})
+
+
+@require_GET
+@vary_on_headers("HX-Request")
+def audit_batch_rows(request, batch_id: uuid.UUID):
+    """The batch's per-job rows, for expanding a list row in place; a plain visit goes to the batch."""
+    batch = _batch_or_404(request, batch_id)
+    if not _is_fragment_request(request):
+        return redirect("dli-audit-batch", batch_id=batch_id)
+    return render(request, "audit/batch.html#job-rows", {"batch": batch, "expanded": True})
+
+
+def csv_cell(value: object) -> object:
+    """A CSV cell; text starting with = + - @ tab or CR gets a leading quote (ASVS 1.2.10)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return timezone.localtime(value).isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+        return f"'{value}"
+    return value
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    yield writer.writerow(EXPORT_COLUMNS)
+    for row in rows:
+        yield writer.writerow([csv_cell(value) for value in row])
+
+
+@require_GET
+def audit_export(request):
+    """The current filter as CSV, one row per job record, streamed from server-side cursors."""
+    scope = _scope(request)
+    form = AuditFilterForm(request.GET)
+    if not form.is_valid():
+        return render(request, "audit/list.html", {"form": form, "page": None, "projects": []}, status=400)
+    rows = audit_export_rows(scope=scope, filters=form.filters())
+    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    filename = f"dli-audit-{timezone.localdate():%Y-%m-%d}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
