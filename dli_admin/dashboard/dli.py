@@ -74,7 +74,9 @@ def _cached_client(
         auth = TokenAuth(*values)
     else:
         iam_endpoint, user, password, domain, iam_project = values
-        auth = IamPasswordAuth(iam_endpoint, user, password, domain, iam_project)
+        auth = IamPasswordAuth(
+            iam_endpoint, user, password, domain, iam_project, timeout=(connect_timeout, read_timeout)
+        )
     return DliClient(
         endpoint,
         project_id,

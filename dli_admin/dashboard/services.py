@@ -358,6 +358,12 @@ def _claim(project: DliProject, job_ids: list[int], batch_id: uuid.UUID) -> set[
     return set(JobClaim.objects.filter(batch_id=batch_id).values_list("job_id", flat=True))
 
 
+def _provably_untouched(chunk: ChunkResult) -> bool:
+    """Refusals that happen before DLI acts: auth, permissions, throttling, no connection, not sent."""
+    untouched = {ErrorCategory.AUTH, ErrorCategory.FORBIDDEN, ErrorCategory.THROTTLED, ErrorCategory.NETWORK}
+    return chunk.attempts == 0 or (chunk.error is not None and chunk.error.category in untouched)
+
+
 def _refusal_message(error: DliError | None) -> str:
     if error is None:
         return "DLI refused the request"
@@ -379,8 +385,11 @@ def _delete_and_settle(client: DliClient, jobs: list[PlannedJob]) -> dict[int, A
 
     for chunk in chunks:
         for job_id in chunk.job_ids:
-            if chunk.outcome == ChunkOutcome.REFUSED:  # provably nothing happened: no read-back needed
+            if chunk.outcome == ChunkOutcome.REFUSED and _provably_untouched(chunk):
                 settled[job_id] = _result(by_id[job_id], chunk, FAILED, _refusal_message(chunk.error))
+            elif chunk.outcome == ChunkOutcome.REFUSED:
+                # A 400 for a whole batch: DLI may still have deleted some ids (undocumented), so read back.
+                to_read[job_id] = (chunk, _refusal_message(chunk.error))
             elif chunk.outcome == ChunkOutcome.REPLIED and chunk.shape == ReplyShape.PER_ID:
                 reply = chunk.reply_for(job_id)
                 to_read[job_id] = (chunk, "ok" if reply.is_success else reply.message or "DLI said it failed")
