@@ -387,25 +387,30 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
     return BatchDetail(batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts)
 
 
-EXPORT_COLUMNS = (
-    "time",
-    "batch id",
-    "kind",
-    "actor",
-    "project id",
-    "job id",
-    "job name",
-    "status at intent",
-    "outcome",
-    "message",
-    "error code",
-    "DLI request id",
-    "attempts",
-    "duration ms",
-    "client ip",
-    "source",
-    "seq",
-)
+# CSV header -> the name _export_row takes it by.
+EXPORT_COLUMNS = {
+    "time": "time",
+    "batch id": "batch_id",
+    "kind": "kind",
+    "actor": "actor",
+    "project id": "project_id",
+    "job id": "job_id",
+    "job name": "job_name",
+    "status at intent": "status",
+    "outcome": "outcome",
+    "message": "message",
+    "error code": "error_code",
+    "DLI request id": "dli_request_id",
+    "attempts": "attempts",
+    "duration ms": "duration_ms",
+    "client ip": "client_ip",
+    "source": "source",
+    "seq": "seq",
+}
+
+
+def _export_row(**cells: object) -> tuple:
+    return tuple(cells.get(name, "") for name in EXPORT_COLUMNS.values())
 
 
 def audit_export_rows(
@@ -436,8 +441,10 @@ def audit_export_rows(
         lines, records = lines.none(), records.filter(kind=AuditKind.REFUSAL)
     elif filters.outcome:
         lines, records = lines.none(), records.filter(kind=AuditKind.RESULT, outcome=filters.outcome)
+    wanted_id = ""  # a refusal's rows: only the refused id the job filter asks for
     if filters.job:
         if (job_id := filters.job_id) is not None:
+            wanted_id = str(job_id)
             lines = lines.filter(job_id=job_id)
             records = records.filter(
                 Q(kind=AuditKind.RESULT, job_id=job_id)
@@ -446,124 +453,72 @@ def audit_export_rows(
         else:
             lines = lines.filter(name__icontains=filters.job)
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
+    line_fields = ("record_id", "position", "record__created_at", "batch_id", "record__actor_username")
+    line_fields += ("project_id", "job_id", "name", "status", "record__client_ip")
+    record_fields = ("seq", "created_at", "kind", "batch_id", "actor_username", "project_id", "job_id")
+    record_fields += ("job_name", "outcome", "message", "error_code", "dli_request_id", "attempts")
+    record_fields += ("duration_ms", "client_ip", "source", "reason", "refused_job_ids")
 
     def intent_rows() -> Iterator[tuple]:
-        fields = ("record_id", "position", "record__created_at", "batch_id", "record__actor_username")
-        fields += ("project_id", "job_id", "name", "status", "record__client_ip")
-        for seq, position, when, batch_id, actor, project_id, job_id, name, status, ip in (
-            lines.order_by("record_id", "position").values_list(*fields).iterator(chunk_size=chunk_size)
-        ):
+        query = lines.order_by("record_id", "position").values_list(*line_fields, named=True)
+        for line in query.iterator(chunk_size=chunk_size):
             yield (
-                (seq, position),
-                (
-                    when,
-                    batch_id,
-                    AuditKind.INTENT.value,
-                    actor,
-                    project_id,
-                    job_id,
-                    name,
-                    status,
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    "",
-                    ip,
-                    "",
-                    seq,
+                (line.record_id, line.position),
+                _export_row(
+                    time=line.record__created_at,
+                    batch_id=line.batch_id,
+                    kind=AuditKind.INTENT.value,
+                    actor=line.record__actor_username,
+                    project_id=line.project_id,
+                    job_id=line.job_id,
+                    job_name=line.name,
+                    status=line.status,
+                    client_ip=line.record__client_ip,
+                    seq=line.record_id,
                 ),
             )
 
     def record_rows() -> Iterator[tuple]:
-        fields = (
-            "seq",
-            "created_at",
-            "kind",
-            "batch_id",
-            "actor_username",
-            "project_id",
-            "job_id",
-            "job_name",
-        )
-        fields += (
-            "outcome",
-            "message",
-            "error_code",
-            "dli_request_id",
-            "attempts",
-            "duration_ms",
-            "client_ip",
-        )
-        fields += ("source", "reason", "refused_job_ids")
-        for (
-            seq,
-            when,
-            kind,
-            batch_id,
-            actor,
-            project_id,
-            job_id,
-            name,
-            outcome,
-            message,
-            code,
-            request_id,
-            attempts,
-            duration,
-            ip,
-            source,
-            reason,
-            refused,
-        ) in records.order_by("seq").values_list(*fields).iterator(chunk_size=chunk_size):
-            if kind == AuditKind.RESULT:
+        query = records.order_by("seq").values_list(*record_fields, named=True)
+        for r in query.iterator(chunk_size=chunk_size):
+            common = {
+                "time": r.created_at,
+                "kind": r.kind,
+                "actor": r.actor_username,
+                "project_id": r.project_id,
+            }
+            if r.kind == AuditKind.RESULT:
                 yield (
-                    (seq, 0),
-                    (
-                        when,
-                        batch_id,
-                        kind,
-                        actor,
-                        project_id,
-                        job_id,
-                        name,
-                        "",
-                        outcome,
-                        message,
-                        code,
-                        request_id,
-                        attempts,
-                        duration,
-                        "",
-                        source,
-                        seq,
+                    (r.seq, 0),
+                    _export_row(
+                        **common,
+                        batch_id=r.batch_id,
+                        job_id=r.job_id,
+                        job_name=r.job_name,
+                        outcome=r.outcome,
+                        message=r.message,
+                        error_code=r.error_code,
+                        dli_request_id=r.dli_request_id,
+                        attempts=r.attempts,
+                        duration_ms=r.duration_ms,
+                        source=r.source,
+                        seq=r.seq,
                     ),
                 )
-            else:
-                for position, refused_id in enumerate(refused or [""]):
-                    yield (
-                        (seq, position),
-                        (
-                            when,
-                            "",
-                            kind,
-                            actor,
-                            project_id,
-                            refused_id,
-                            "",
-                            "",
-                            REFUSED,
-                            reason,
-                            "",
-                            "",
-                            "",
-                            "",
-                            ip,
-                            "",
-                            seq,
-                        ),
-                    )
+                continue
+            refused = [i for i in r.refused_job_ids if i == wanted_id] if wanted_id else r.refused_job_ids
+            for position, refused_id in enumerate(refused or [""]):
+                yield (
+                    (r.seq, position),
+                    _export_row(
+                        **common,
+                        job_id=refused_id,
+                        outcome=REFUSED,
+                        message=r.reason,
+                        client_ip=r.client_ip,
+                        seq=r.seq,
+                    ),
+                )
 
     with _snapshot():
         intents, others = intent_rows(), record_rows()

@@ -97,7 +97,7 @@ class _Echo:
 
 def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    yield writer.writerow(EXPORT_COLUMNS)
+    yield writer.writerow(list(EXPORT_COLUMNS))
     for row in rows:
         yield writer.writerow([csv_cell(value) for value in row])
 

@@ -240,7 +240,10 @@ def test_a_record_appended_with_a_wrong_hash_is_found(chain):
             f"UPDATE {LINES} SET job_id = 4711 WHERE record_id = 1 AND position = 2",
             "its content does not match",
         ),
-        (f"UPDATE {LINES} SET project_id = 'x' WHERE record_id = 1 AND position = 0", "job line 0 names another batch"),
+        (
+            f"UPDATE {LINES} SET project_id = 'x' WHERE record_id = 1 AND position = 0",
+            "job line 0 names another batch",
+        ),
         (f"DELETE FROM {LINES} WHERE record_id = 1 AND position = 1", "job line 1 is missing"),
         (f"DELETE FROM {LINES} WHERE record_id = 6 AND position = 1", "its content does not match"),
     ],
