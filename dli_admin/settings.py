@@ -208,6 +208,7 @@ SECURE_CSP = {
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -237,6 +238,8 @@ DLI_CONNECT_TIMEOUT = env_number("DLI_CONNECT_TIMEOUT", 3.0, float)
 DLI_TIMEOUT = env_number("DLI_TIMEOUT", 15.0, float)  # read timeout, seconds
 DLI_BATCH_SIZE = int(env_number("DLI_BATCH_SIZE", 50))  # ids per batch-delete call
 DLI_MAX_BATCH = int(env_number("DLI_MAX_BATCH", 1000))  # most jobs one delete may cover
+# Room for a selection over the ceiling, so the operator reads why instead of a bare 400.
+DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, 2 * DLI_MAX_BATCH + 100)
 DLI_CONFIRM_NAME_THRESHOLD = int(env_number("DLI_CONFIRM_NAME_THRESHOLD", 20))
 
 # --- Logs: JSON lines on stdout in production, text for humans (DJANGO_LOG_FORMAT=text) -------------
