@@ -16,6 +16,22 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 PASSWORD = "correct horse battery staple"
 
 
+def pytest_configure(config):
+    """Let the test runner's flush (after transactional tests) empty the audit tables on PostgreSQL.
+
+    The audit log's trigger refuses TRUNCATE unless the session says `dli_admin.audit_truncate = allow`;
+    SET LOCAL scopes that to the flush's own transaction, so every test still sees a strict trigger.
+    """
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    flush = DatabaseOperations.execute_sql_flush
+
+    def execute_sql_flush(self, sql_list):
+        return flush(self, ["SET LOCAL dli_admin.audit_truncate = 'allow'", *sql_list])
+
+    DatabaseOperations.execute_sql_flush = execute_sql_flush
+
+
 @pytest.fixture(scope="session")
 def dli_simulator_server():
     """One simulator for the whole run, on a free loopback port with the built-in demo credentials."""
