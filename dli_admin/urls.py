@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dli_admin.accounts.views import healthz
@@ -6,7 +7,14 @@ from dli_admin.accounts.views import healthz
 urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),
     path("accounts/", include("dli_admin.accounts.urls")),  # our login view first
-    path("accounts/", include("django.contrib.auth.urls")),
+    # Only what dli-admin uses: no password reset pages (they would send mail, unthrottled).
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
+    path(
+        "accounts/password_change/done/",
+        auth_views.PasswordChangeDoneView.as_view(),
+        name="password_change_done",
+    ),
     path("admin/", admin.site.urls),
     path("audit/", include("dli_admin.audit.urls")),
     path("", include("dli_admin.dashboard.urls")),

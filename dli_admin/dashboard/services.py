@@ -135,7 +135,9 @@ def parse_job_ids(values: Sequence[str], *, ceiling: int | None = None) -> list[
     return ids
 
 
-def _refuse(requester: Requester, project_id: str, job_ids: Iterable[object], reason: str) -> None:
+def flink_jobs_refusal_record(
+    requester: Requester, project_id: str, job_ids: Iterable[object], reason: str
+) -> None:
     audit_refusal_record(
         actor=requester.user,
         project_id=project_id,
@@ -149,7 +151,7 @@ def _refuse(requester: Requester, project_id: str, job_ids: Iterable[object], re
 def _require_delete_role(requester: Requester, project: DliProject, role: Role | None, job_ids) -> None:
     if not may_delete_any(role):
         reason = f"role {role or 'none'} may not delete jobs in this project"
-        _refuse(requester, project.project_id, job_ids, reason)
+        flink_jobs_refusal_record(requester, project.project_id, job_ids, reason)
         raise PermissionDenied("Your role in this project does not allow deleting jobs.")
 
 
@@ -187,7 +189,7 @@ def flink_jobs_delete_plan(
         try:
             ids = parse_job_ids(job_ids)
         except SelectionError as error:
-            _refuse(requester, project.project_id, job_ids[:200], f"bad selection: {error}")
+            flink_jobs_refusal_record(requester, project.project_id, job_ids[:200], f"bad selection: {error}")
             raise
         read = flink_jobs_read(client=client, job_ids=ids)
         if read.unknown:
@@ -196,7 +198,9 @@ def flink_jobs_delete_plan(
         if read.gone:
             # Another project's ids and already-deleted ids look the same from here: refuse the whole batch.
             shown = ", ".join(str(job_id) for job_id in sorted(read.gone)[:10])
-            _refuse(requester, project.project_id, ids, f"not jobs of this project in DLI: {shown}")
+            flink_jobs_refusal_record(
+                requester, project.project_id, ids, f"not jobs of this project in DLI: {shown}"
+            )
             raise SelectionError(
                 f"{len(read.gone)} selected id(s) are not jobs of {project.name} in DLI: {shown}. They may "
                 "belong to another project or be deleted already. Reload the list and select again. "
@@ -238,12 +242,14 @@ def _load_confirmation(
             "This confirmation has expired (15 minutes). Select the jobs again. Nothing was deleted."
         ) from None
     except signing.BadSignature:
-        _refuse(requester, project.project_id, [], "forged or damaged confirmation")
+        flink_jobs_refusal_record(requester, project.project_id, [], "forged or damaged confirmation")
         raise SelectionError(
             "This confirmation is not valid. Select the jobs again. Nothing was deleted."
         ) from None
     if payload.get("p") != project.project_id or payload.get("u") != requester.user.pk:
-        _refuse(requester, project.project_id, [], "confirmation made for another project or user")
+        flink_jobs_refusal_record(
+            requester, project.project_id, [], "confirmation made for another project or user"
+        )
         raise SelectionError("This confirmation was made for another project or user. Nothing was deleted.")
     return [
         PlannedJob(job_id=job_id, name=name, status=status, excluded_because=_exclusion(role, status))

@@ -6,7 +6,7 @@ import logging
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -32,6 +32,17 @@ def _requester(request: HttpRequest) -> services.Requester:
         client_ip=client_ip_for(request),
         user_agent=request.headers.get("User-Agent", "")[:300],
     )
+
+
+def _project_for_change(request: HttpRequest, project_id: str, job_ids=()) -> tuple:
+    """The project and role for a mutating request; a refusal (no role: 404) is audited, then raised."""
+    try:
+        return project_for(request.user, project_id)
+    except Http404:
+        services.flink_jobs_refusal_record(
+            _requester(request), project_id[:64], job_ids, "no role in this project (or no such project)"
+        )
+        raise
 
 
 def _page_ids(request: HttpRequest) -> set[int]:
@@ -107,7 +118,7 @@ def _select_across(request: HttpRequest) -> JobFilters | None:
 @require_POST
 def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
     """Step 1: what would be deleted, what is excluded and why, and the confirm button."""
-    project, role = project_for(request.user, project_id)
+    project, role = _project_for_change(request, project_id, request.POST.getlist("job_ids")[:200])
     context = {"project": project, "page_ids": sorted(_page_ids(request))}
     try:
         plan = services.flink_jobs_delete_plan(
@@ -117,8 +128,6 @@ def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
             job_ids=request.POST.getlist("job_ids"),
             select_across=_select_across(request),
         )
-    except PermissionDenied:
-        raise
     except (services.SelectionError, DliError, DliNotConfigured) as exc:
         return _render(request, "action-error", {**context, "error": str(exc)}, status=400)
     return _render(request, "confirm-panel", {**context, "plan": plan})
@@ -127,7 +136,7 @@ def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
 @require_POST
 def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
     """Step 2: delete what the signed confirmation lists; every selected row becomes a status row."""
-    project, role = project_for(request.user, project_id)
+    project, role = _project_for_change(request, project_id)
     context = {"project": project, "page_ids": sorted(_page_ids(request))}
     token = request.POST.get("token", "")
     confirm_name = request.POST.get("confirm_name", "")
@@ -155,8 +164,11 @@ def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
 @require_POST
 def job_check(request: HttpRequest, project_id: str, job_id: str) -> HttpResponse:
     """'Check again' on an unknown row: read the job back from DLI and record what we learn."""
-    project, role = project_for(request.user, project_id)
+    project, role = _project_for_change(request, project_id, [job_id])
     if not may_delete_any(role):
+        services.flink_jobs_refusal_record(
+            _requester(request), project_id, [job_id], f"role {role} may not check"
+        )
         raise PermissionDenied("Your role in this project does not allow this.")
     try:
         (job,) = services.parse_job_ids([job_id])
