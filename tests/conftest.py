@@ -76,7 +76,9 @@ def make_user(username: str, *grants, superuser: bool = False):
 
     from dli_admin.dashboard.models import Grant
 
-    user = get_user_model().objects.create_user(username, password=PASSWORD, is_superuser=superuser)
+    user = get_user_model().objects.create_user(
+        username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
+    )
     for role, project in grants:
         Grant.objects.create(user=user, role=role, project=project)
     return user

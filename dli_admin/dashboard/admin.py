@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from .models import DliProject, Grant, JobClaim
+
+
+class GrantInline(admin.TabularInline):
+    model = Grant
+    extra = 1
+    autocomplete_fields = ["user"]
+
+
+@admin.register(DliProject)
+class DliProjectAdmin(admin.ModelAdmin):
+    list_display = ["name", "project_id", "region", "endpoint"]
+    search_fields = ["name", "project_id"]
+    inlines = [GrantInline]
+
+
+@admin.register(Grant)
+class GrantAdmin(admin.ModelAdmin):
+    list_display = ["user", "role", "project", "granted_at"]
+    list_filter = ["role", "project"]
+    search_fields = ["user__username", "project__name", "project__project_id"]
+    autocomplete_fields = ["user", "project"]
+
+
+@admin.register(JobClaim)
+class JobClaimAdmin(admin.ModelAdmin):
+    """Jobs being deleted right now; a claim left by a dead process expires on its own after 30 minutes."""
+
+    list_display = ["job_id", "project", "batch_id", "claimed_at"]
+    readonly_fields = ["job_id", "project", "batch_id", "claimed_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -1,0 +1,136 @@
+"""Who may do what in dli-admin: one row per URL, one cell per role and project (OWASP ASVS V8).
+
+Machine-readable: tests/integration/test_authorization_matrix.py makes one test per cell, and fails
+when a URL pattern exists that this table does not cover.
+
+Roles: anonymous; outsider (a user with no role); viewer, operator, owner (of the project "own");
+auditor (global); superuser. Scopes: "own" is a project where viewer/operator/owner hold their role;
+"other" is a project where nobody but the superuser does. URLs that belong to no project use "-".
+
+Expected results: an HTTP status, or LOGIN (a redirect to /accounts/login/; for an htmx request, 401 with
+HX-Redirect there), or ADMIN_LOGIN (a redirect to the admin's login page or to dli-admin's).
+"""
+
+from __future__ import annotations
+
+LOGIN = "login"
+ADMIN_LOGIN = "admin-login"
+
+ROLES = ("anonymous", "outsider", "viewer", "operator", "owner", "auditor", "superuser")
+
+
+def cells(**expected) -> dict[str, object]:
+    missing = set(ROLES) - set(expected)
+    assert not missing, f"every role needs a cell: {missing}"
+    return expected
+
+
+EVERYONE_200 = cells(
+    anonymous=200, outsider=200, viewer=200, operator=200, owner=200, auditor=200, superuser=200
+)
+SIGNED_IN_200 = cells(
+    anonymous=LOGIN, outsider=200, viewer=200, operator=200, owner=200, auditor=200, superuser=200
+)
+NOBODY_BUT_SUPERUSER = cells(
+    anonymous=LOGIN, outsider=404, viewer=404, operator=404, owner=404, auditor=404, superuser=200
+)
+AUDIT_READERS = cells(
+    anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=200, auditor=200, superuser=200
+)
+
+# url name -> (method, mutating, {scope: {role: expected}})
+MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
+    "dli-healthz": ("GET", False, {"-": EVERYONE_200}),
+    "login": ("GET", False, {"-": EVERYONE_200}),
+    "logout": ("POST", True, {"-": dict.fromkeys(ROLES, 302)}),
+    "password_change": ("GET", False, {"-": SIGNED_IN_200}),
+    "password_change_done": ("GET", False, {"-": SIGNED_IN_200}),
+    "dli-project-list": ("GET", False, {"-": SIGNED_IN_200}),
+    "dli-job-list": (
+        "GET",
+        False,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=200, operator=200, owner=200, auditor=404, superuser=200
+            ),
+            "other": NOBODY_BUT_SUPERUSER,
+        },
+    ),
+    "dli-job-delete-review": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+            ),
+            "other": NOBODY_BUT_SUPERUSER,
+        },
+    ),
+    "dli-job-delete": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+            ),
+            "other": NOBODY_BUT_SUPERUSER,
+        },
+    ),
+    "dli-job-check": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+            ),
+            "other": NOBODY_BUT_SUPERUSER,
+        },
+    ),
+    "dli-audit-list": ("GET", False, {"-": AUDIT_READERS}),
+    "dli-audit-export": ("GET", False, {"-": AUDIT_READERS}),
+    "dli-audit-batch": (
+        "GET",
+        False,
+        {
+            "own": AUDIT_READERS,
+            "other": cells(
+                anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=404, auditor=200, superuser=200
+            ),
+        },
+    ),
+    "dli-audit-batch-rows": (
+        "GET",
+        False,
+        {
+            "own": AUDIT_READERS,
+            "other": cells(
+                anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=404, auditor=200, superuser=200
+            ),
+        },
+    ),
+    # The Django admin: superusers only (no other user is staff). Every admin URL is covered by this row;
+    # the test requests a representative set of them.
+    "admin:*": (
+        "GET",
+        False,
+        {
+            "-": cells(
+                anonymous=ADMIN_LOGIN,
+                outsider=ADMIN_LOGIN,
+                viewer=ADMIN_LOGIN,
+                operator=ADMIN_LOGIN,
+                owner=ADMIN_LOGIN,
+                auditor=ADMIN_LOGIN,
+                superuser=200,
+            )
+        },
+    ),
+}
+
+ADMIN_SAMPLES = (
+    "admin:index",
+    "admin:dashboard_dliproject_changelist",
+    "admin:dashboard_grant_changelist",
+    "admin:audit_auditrecord_changelist",
+    "admin:auth_user_changelist",
+)

@@ -1,0 +1,170 @@
+"""One generated test per cell of tests/authorization_matrix.py, and one that every URL is in the table.
+
+For every refused mutating request, nothing reaches DLI (the simulator's request log stays empty) and the
+refusal is in the audit log.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from dli_admin.audit.models import AuditRecord
+from dli_admin.audit.services import AuditJob, audit_intent_record
+from dli_admin.dashboard import services
+from dli_admin.dashboard.models import DliProject
+from dli_admin.simulator.seed import DEMO_PROJECTS
+from tests.authorization_matrix import ADMIN_LOGIN, ADMIN_SAMPLES, LOGIN, MATRIX, ROLES
+from tests.conftest import make_user
+
+pytestmark = pytest.mark.django_db
+
+CELLS = [
+    (name, scope, role)
+    for name, (_method, _mutating, scopes) in MATRIX.items()
+    for scope in scopes
+    for role in ROLES
+]
+
+
+@pytest.fixture
+def world(simulator, project_a):
+    """Project "own" (project_a) with one user per role, project "other" with no grants, and in each:
+    a stopped job to select, and a job whose delete the audit log has no result for (to "check again")."""
+    other = DliProject.objects.create(project_id=DEMO_PROJECTS[2].id, name=DEMO_PROJECTS[2].name)
+    users = {
+        "outsider": make_user("outsider"),
+        "viewer": make_user("viewer", ("viewer", project_a)),
+        "operator": make_user("operator", ("operator", project_a)),
+        "owner": make_user("owner", ("owner", project_a)),
+        "auditor": make_user("auditor", ("auditor", None)),
+        "superuser": make_user("superuser", superuser=True),
+    }
+    projects = {"own": project_a, "other": other}
+    jobs, batches = {}, {}
+    for scope, project in projects.items():
+        jobs[scope] = simulator.add_job(project.project_id, name=f"{scope}-job", status="job_finish")
+        unsettled = simulator.add_job(project.project_id, name=f"{scope}-unsettled", status="job_finish")
+        batches[scope] = uuid.uuid4()
+        audit_intent_record(
+            batch_id=batches[scope],
+            actor=users["superuser"],
+            project_id=project.project_id,
+            project_name=project.name,
+            jobs=[AuditJob(unsettled, f"{scope}-unsettled", "job_finish")],
+            client_ip="127.0.0.1",
+            user_agent="test",
+        )
+        jobs[f"{scope}-unsettled"] = unsettled
+    simulator.clear_requests()
+    return {"users": users, "projects": projects, "jobs": jobs, "batches": batches}
+
+
+def request_for(world, name: str, scope: str, role: str):
+    """(url, data) for one cell; a delete gets a genuine confirmation when the role may make one."""
+    project = world["projects"].get(scope)
+    pid = project.project_id if project else None
+    job = world["jobs"].get(scope)
+    data = {}
+    if name == "dli-job-list":
+        url = reverse(name, args=[pid])
+    elif name == "dli-job-delete-review":
+        url, data = reverse(name, args=[pid]), {"job_ids": [str(job)]}
+    elif name == "dli-job-delete":
+        url, data = reverse(name, args=[pid]), {"token": "not-a-confirmation"}
+        user = world["users"].get(role)
+        if role in ("operator", "owner", "superuser") and (scope == "own" or role == "superuser"):
+            plan = services.flink_jobs_delete_plan(
+                requester=services.Requester(user=user),
+                project=project,
+                role="owner" if role == "superuser" else role,
+                job_ids=[str(job)],
+            )
+            data = {"token": plan.token}
+    elif name == "dli-job-check":
+        url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
+    elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
+        url = reverse(name, args=[world["batches"][scope]])
+    else:
+        url = reverse(name)
+    return url, data
+
+
+@pytest.mark.parametrize("name, scope, role", CELLS, ids=[f"{n}-{s}-{r}" for n, s, r in CELLS])
+def test_cell(world, simulator, name, scope, role):
+    method, mutating, scopes = MATRIX[name]
+    expected = scopes[scope][role]
+    client = Client()
+    if role != "anonymous":
+        client.force_login(world["users"][role])
+    targets = [reverse(n) for n in ADMIN_SAMPLES] if name == "admin:*" else [None]
+    refusals_before = AuditRecord.objects.filter(kind="refusal").count()
+    simulator.clear_requests()
+
+    for target in targets:
+        url, data = (target, {}) if target else request_for(world, name, scope, role)
+        headers = {"HX-Request": "true"} if name.endswith("-rows") else {}  # a fragment URL
+        response = client.post(url, data) if method == "POST" else client.get(url, headers=headers)
+        if expected == LOGIN and headers:
+            # htmx cannot follow a redirect into a fragment: it is told to load the login page instead.
+            assert response.status_code == 401 and response["HX-Redirect"].startswith("/accounts/login/"), url
+        elif expected == LOGIN:
+            assert response.status_code == 302 and response["Location"].startswith("/accounts/login/"), url
+        elif expected == ADMIN_LOGIN:
+            assert response.status_code == 302, url
+            assert response["Location"].startswith(("/admin/login/", "/accounts/login/")), url
+        else:
+            assert response.status_code == expected, (url, response.content[:300])
+
+    refused = expected in (403, 404)
+    if mutating and name.startswith("dli-job") and (refused or expected == LOGIN):
+        assert simulator.requests() == [], "a refused request must not reach DLI"
+    if mutating and refused:
+        assert AuditRecord.objects.filter(kind="refusal").count() == refusals_before + 1, (
+            "refusal not audited"
+        )
+
+
+def _url_names(resolver: URLResolver, namespace: str = "") -> set[str]:
+    names = set()
+    for pattern in resolver.url_patterns:
+        if isinstance(pattern, URLResolver):
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            names |= _url_names(pattern, inner)
+        elif isinstance(pattern, URLPattern):
+            names.add(
+                f"{namespace}{pattern.name}" if pattern.name else f"{namespace}<unnamed {pattern.pattern}>"
+            )
+    return names
+
+
+def test_every_url_pattern_is_in_the_matrix():
+    uncovered = {
+        name
+        for name in _url_names(get_resolver())
+        if name not in MATRIX and not (name.startswith("admin:") and "admin:*" in MATRIX)
+    }
+    assert not uncovered, f"URL patterns missing from tests/authorization_matrix.py: {sorted(uncovered)}"
+
+
+def test_the_matrix_names_only_urls_that_exist():
+    existing = _url_names(get_resolver())
+    assert {name for name in MATRIX if name != "admin:*"} <= existing
+    assert set(ADMIN_SAMPLES) <= existing
+
+
+def test_a_mixed_batch_of_two_projects_is_refused_whole(world, simulator):
+    client = Client()
+    client.force_login(world["users"]["operator"])
+    mixed = [str(world["jobs"]["own"]), str(world["jobs"]["other"])]
+    response = client.post(
+        reverse("dli-job-delete-review", args=[world["projects"]["own"].project_id]), {"job_ids": mixed}
+    )
+    assert response.status_code == 400
+    assert re.search("not jobs of", response.content.decode())
+    assert simulator.requests(op="batch_delete") == []
+    assert simulator.job(world["projects"]["own"].project_id, world["jobs"]["own"]) is not None
