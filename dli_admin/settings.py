@@ -227,6 +227,9 @@ USE_TZ = True
 # --- DLI -----------------------------------------------------------------------------------------
 # Empty DLI_ENDPOINT: the embedded simulator starts on loopback and the dashboard talks to it.
 DLI_ENDPOINT = env_str("DLI_ENDPOINT").rstrip("/")
+# The embedded simulator stands in for an empty DLI_ENDPOINT only in development (or when asked for):
+# a production instance with a forgotten DLI_ENDPOINT must say so, not show demo jobs.
+DLI_EMBEDDED_SIMULATOR = env_bool("DLI_EMBEDDED_SIMULATOR", DEBUG)
 DLI_AK = env_str("DLI_AK")
 DLI_SK = env_str("DLI_SK")
 DLI_AUTH_TOKEN = env_str("DLI_AUTH_TOKEN")

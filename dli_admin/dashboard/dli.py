@@ -18,6 +18,11 @@ class DliNotConfigured(Exception):
 def dli_client_for(project: DliProject) -> DliClient:
     endpoint = project.endpoint.rstrip("/") or settings.DLI_ENDPOINT
     if not endpoint:
+        if not settings.DLI_EMBEDDED_SIMULATOR:
+            raise DliNotConfigured(
+                "DLI_ENDPOINT is not set. Set it to your region's DLI endpoint "
+                "(or DLI_EMBEDDED_SIMULATOR=1 to use the embedded simulator's demo data)."
+            )
         # No DLI configured: the embedded simulator serves, with its built-in demo credentials.
         from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
         from dli_admin.simulator.server import embedded
