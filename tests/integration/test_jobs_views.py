@@ -81,6 +81,11 @@ def test_htmx_filtering_returns_only_the_jobs_region(operator, project_a, simula
     assert "HX-Request" in response["Vary"]
 
 
+def test_a_page_past_the_end_says_so_and_links_to_the_last_page(operator, project_a, simulator):
+    html = login(operator).get(jobs_url(project_a), {"page": 999, "page_size": 100}).content.decode()
+    assert "Page 999 is past the end" in html and "page_size=100&amp;page=5" in html
+
+
 def test_an_empty_filter_says_so(operator, project_a, simulator):
     html = login(operator).get(jobs_url(project_a), {"name": "no-such-job-anywhere"}).content.decode()
     assert "No job matches these filters." in html
