@@ -32,8 +32,10 @@ def setup_django(database_url: str) -> None:
     os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dli_admin.settings")
     import django
+    from django.conf import settings
 
     django.setup()
+    settings.DEBUG = False  # DJANGO_DEBUG=1 only boots without a secret key; do not log every query
 
 
 def populate(n: int, *, seed: int = 7) -> None:

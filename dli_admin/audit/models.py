@@ -68,10 +68,6 @@ class AuditSource(models.TextChoices):
     RECONCILE = "reconcile", "reconcile"
 
 
-# The records that start a row of the review list: a batch's intent, or a refusal.
-HEAD_KINDS = [AuditKind.INTENT, AuditKind.REFUSAL]
-
-
 class AuditRecord(AppendOnlyModel):
     """One link of the chain: a batch's intent, one job's result, or a refused delete.
 
@@ -106,18 +102,11 @@ class AuditRecord(AppendOnlyModel):
     class Meta:
         ordering = ["-seq"]
         indexes = [
-            # The review list walks heads newest first, alone or within a project or an actor.
-            models.Index(fields=["seq"], condition=models.Q(kind__in=HEAD_KINDS), name="audit_head_seq"),
-            models.Index(
-                fields=["project_id", "seq"],
-                condition=models.Q(kind__in=HEAD_KINDS),
-                name="audit_head_project",
-            ),
-            models.Index(
-                fields=["actor_username", "seq"],
-                condition=models.Q(kind__in=HEAD_KINDS),
-                name="audit_head_actor",
-            ),
+            # The review list walks records newest first (the primary key), alone or by kind, project or
+            # actor. Not partial indexes on kind: SQLite cannot match them against bound parameters.
+            models.Index(fields=["kind", "seq"], name="audit_kind_seq"),
+            models.Index(fields=["project_id", "seq"], name="audit_project_seq"),
+            models.Index(fields=["actor_username", "seq"], name="audit_actor_seq"),
             models.Index(fields=["created_at"], name="audit_created"),
             # A batch's results, the latest result of a job in a batch, unsettled jobs.
             models.Index(fields=["batch_id", "job_id", "seq"], name="audit_batch_job"),

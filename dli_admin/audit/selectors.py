@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from operator import itemgetter
 
 from django.db import connection, transaction
@@ -15,7 +15,7 @@ from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from .chain import GENESIS, RECORD_FIELDS, record_hash
-from .models import HEAD_KINDS, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord
+from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord
 
 
 @dataclass(frozen=True)
@@ -28,10 +28,9 @@ class UnsettledJob:
 
 def latest_outcome(batch_ref: str = "batch_id", job_ref: str = "job_id") -> Subquery:
     """The outcome of the newest result of a job in a batch (None: no result yet)."""
+    # Only results have a job id; naming no kind keeps SQLite on the (batch_id, job_id, seq) index.
     return Subquery(
-        AuditRecord.objects.filter(
-            kind=AuditKind.RESULT, batch_id=OuterRef(batch_ref), job_id=OuterRef(job_ref)
-        )
+        AuditRecord.objects.filter(batch_id=OuterRef(batch_ref), job_id=OuterRef(job_ref))
         .order_by("-seq")
         .values("outcome")[:1]
     )
@@ -119,13 +118,14 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
     return status
 
 
-_SEQ, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
-    RECORD_FIELDS.index(name) for name in ("seq", "batch_id", "project_id", "prev_hash")
+_SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
+    RECORD_FIELDS.index(name) for name in ("seq", "created_at", "batch_id", "project_id", "prev_hash")
 )
 
 
 def _walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -> tuple[ChainStatus, bool]:
     seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
+    prev_time = datetime.min.replace(tzinfo=UTC)
     line = next(lines, None)
     for row in records:
         values, stored_hash = row[:-1], row[-1]
@@ -150,6 +150,8 @@ def _walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) 
             raise ChainBroken(seq, "its content does not match its hash: the record or its jobs changed")
         if copy_problem:
             raise ChainBroken(seq, copy_problem)
+        if values[_CREATED_AT] < prev_time:
+            raise ChainBroken(seq, f"its time is before record {seq - 1}'s: it was changed and re-hashed")
         if values[_PREV_HASH] != prev_hash:
             raise ChainBroken(
                 seq,
@@ -157,7 +159,7 @@ def _walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) 
                 "a record before it was changed and re-hashed, removed or inserted",
             )
         found_expected = found_expected or stored_hash == expected_head
-        prev_hash = stored_hash
+        prev_hash, prev_time = stored_hash, values[_CREATED_AT]
     if line is not None:
         raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
     return ChainStatus(records=seq, job_lines=line_count, head_seq=seq, head_hash=prev_hash), found_expected
@@ -227,22 +229,49 @@ def _date_range(records: QuerySet, filters: AuditFilters, prefix: str = "") -> Q
     return records
 
 
+def _seq_range(records: QuerySet[AuditRecord], filters: AuditFilters) -> QuerySet[AuditRecord]:
+    """The date range as a seq range (time never runs backwards along the chain): two index lookups,
+    then the newest-first walk starts at the right place instead of filtering its way there."""
+    if filters.date_from:
+        first = (
+            AuditRecord.objects.filter(created_at__gte=_start_of(filters.date_from))
+            .order_by("created_at", "seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        records = records.filter(seq__gte=first) if first else records.none()
+    if filters.date_to:
+        last = (
+            AuditRecord.objects.filter(created_at__lt=_start_of(filters.date_to + timedelta(days=1)))
+            .order_by("-created_at", "-seq")
+            .values_list("seq", flat=True)
+            .first()
+        )
+        records = records.filter(seq__lte=last) if last else records.none()
+    return records
+
+
 def _heads(scope: set[str] | None, filters: AuditFilters) -> QuerySet[AuditRecord]:
     """Intents and refusals the user may read that match the filters; a job or outcome filter picks
-    the batches that hold such a job or such a result."""
-    heads = AuditRecord.objects.filter(kind__in=HEAD_KINDS)
+    the batches that hold such a job or such a result.
+
+    Written for SQLite's planner as much as PostgreSQL's: "not a result" rather than "kind IN (...)"
+    so the newest-first walk follows the primary key, and subqueries that name a batch or job but
+    not the kind, so the only index that fits them is (batch_id, job_id, seq).
+    """
+    heads = AuditRecord.objects.exclude(kind=AuditKind.RESULT)
     if scope is not None:
         heads = heads.filter(project_id__in=scope)
     if filters.actor:
         heads = heads.filter(actor_username=filters.actor)
     if filters.project_id:
         heads = heads.filter(project_id=filters.project_id)
-    heads = _date_range(heads, filters)
+    heads = _seq_range(heads, filters)
     if filters.outcome == REFUSED:
         heads = heads.filter(kind=AuditKind.REFUSAL)
-    elif filters.outcome:
-        with_outcome = AuditRecord.objects.filter(kind=AuditKind.RESULT, outcome=filters.outcome)
-        heads = heads.filter(kind=AuditKind.INTENT, batch_id__in=with_outcome.values("batch_id"))
+    elif filters.outcome:  # only results have an outcome; only intents share their batch id
+        results = AuditRecord.objects.filter(batch_id=OuterRef("batch_id"), outcome=filters.outcome)
+        heads = heads.filter(Exists(results))
     if filters.job:
         if (job_id := filters.job_id) is not None:
             lines = AuditIntentJob.objects.filter(job_id=job_id)
@@ -251,7 +280,7 @@ def _heads(scope: set[str] | None, filters: AuditFilters) -> QuerySet[AuditRecor
         else:
             lines = AuditIntentJob.objects.filter(name__icontains=filters.job)
             refused = Q(pk__in=[])
-        heads = heads.filter(Q(kind=AuditKind.INTENT, batch_id__in=lines.values("batch_id")) | refused)
+        heads = heads.filter(Q(seq__in=lines.values("record_id")) | refused)
     return heads
 
 
@@ -291,13 +320,13 @@ def audit_batch_page(
 
 def _latest_results(batch_ids: Iterable[uuid.UUID]) -> QuerySet[AuditRecord]:
     """The newest result of every job of these batches (a reconcile result supersedes the delete's)."""
+    # A job id marks a result (intents and refusals have none); no kind, as in _heads.
     newer = AuditRecord.objects.filter(
-        kind=AuditKind.RESULT,
         batch_id=OuterRef("batch_id"),
         job_id=OuterRef("job_id"),
         seq__gt=OuterRef("seq"),
     )
-    return AuditRecord.objects.filter(kind=AuditKind.RESULT, batch_id__in=list(batch_ids)).exclude(
+    return AuditRecord.objects.filter(batch_id__in=list(batch_ids), job_id__isnull=False).exclude(
         Exists(newer)
     )
 

@@ -97,9 +97,11 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
     """Number, time-stamp, chain and insert the records in one transaction, holding the chain lock."""
     with transaction.atomic(durable=durable):
         _chain_lock()
-        head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash").first()
-        seq, prev_hash = head if head else (0, GENESIS)
-        now = timezone.now()  # taken under the lock, so time never runs backwards along the chain
+        head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash", "created_at").first()
+        seq, prev_hash, prev_time = head if head else (0, GENESIS, None)
+        # Time never runs backwards along the chain, even from a host whose clock is behind: the review
+        # pages turn date ranges into seq ranges, and audit_verify checks it.
+        now = max(timezone.now(), prev_time) if prev_time else timezone.now()
         records: list[AuditRecord] = []
         lines: list[AuditIntentJob] = []
         for record, jobs in drafts:

@@ -8,8 +8,10 @@ import sys
 import threading
 import time
 import uuid
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
@@ -19,6 +21,7 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.test import RequestFactory
 from django.urls import reverse
 
+from dli_admin.audit import services
 from dli_admin.audit.chain import GENESIS, record_hash
 from dli_admin.audit.models import AuditImmutableError, AuditIntentJob, AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
@@ -165,6 +168,18 @@ def test_text_the_database_would_reject_is_cleaned_not_refused():
     record = AuditRecord.objects.get()
     assert record.jobs.get().name == "nulbyte"
     assert record.user_agent == "agent?"
+    assert "OK" in verify()
+
+
+@pytest.mark.django_db
+def test_time_never_runs_backwards_along_the_chain(monkeypatch):
+    """A host whose clock is behind stamps its record with the previous record's time, not earlier."""
+    late, early = datetime(2026, 5, 1, 12, 0, 1, tzinfo=UTC), datetime(2026, 5, 1, 12, 0, 0, tzinfo=UTC)
+    for now in (late, early):
+        monkeypatch.setattr(services, "timezone", SimpleNamespace(now=lambda now=now: now))
+        intent()
+
+    assert list(AuditRecord.objects.order_by("seq").values_list("created_at", flat=True)) == [late, late]
     assert "OK" in verify()
 
 
@@ -317,6 +332,7 @@ def test_postgresql_refuses_changes_behind_the_application(statement):
         connection.cursor() as cursor,
     ):
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # TRUNCATE will not run with checks pending
+        cursor.execute("SET LOCAL dli_admin.audit_truncate = ''")  # whatever the test settings allow
         cursor.execute(statement)
 
     assert AuditRecord.objects.get().actor_username == ""

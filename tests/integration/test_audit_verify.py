@@ -267,3 +267,14 @@ def test_a_job_line_added_to_a_result_is_found(chain):
 
     with pytest.raises(CommandError, match="BROKEN at record 2: its content does not match"):
         verify()
+
+
+def test_a_record_moved_back_in_time_and_rehashed_is_found(chain):
+    earlier = AuditRecord.objects.get(seq=2).created_at.replace(year=2020)
+    sql(f"UPDATE {RECORDS} SET created_at = %s WHERE seq = 3", [db_value("created_at", earlier)])
+    prev_hash = AuditRecord.objects.get(seq=2).hash
+    for seq in range(3, 9):
+        prev_hash = rehash(seq, prev_hash)
+
+    with pytest.raises(CommandError, match="BROKEN at record 3: its time is before record 2's"):
+        verify()
