@@ -50,6 +50,7 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import setup_test_environment
     from django.urls import reverse
+    from django.utils import timezone
 
     from dli_admin.audit.models import AuditRecord
 
@@ -62,11 +63,12 @@ def main() -> None:
     heads = AuditRecord.objects.exclude(kind="result")  # batches (intents) and refusals
     deep = heads.order_by("seq").values_list("seq", flat=True)[100]  # ~2 pages from the oldest end
     pages = heads.filter(seq__gt=deep).count() // 50
-    sample = (
+    sample = (  # a batch 5% into the log
         AuditRecord.objects.filter(kind="intent")
         .order_by("seq")
-        .values_list("batch_id", "project_id")[args.n // 20]
+        .values_list("batch_id", "project_id", "created_at")[args.n // 20]
     )
+    day = timezone.localdate(sample[2]).isoformat()
     job_id = AuditRecord.objects.filter(kind="result", batch_id=sample[0]).values_list("job_id", flat=True)[0]
     print(f"audit pages: {args.n} records, {heads.count()} batches and refusals, on {where}")
 
@@ -84,9 +86,9 @@ def main() -> None:
         ("filter: job id", audit, {"job": str(job_id)}, {}),
         ("filter: job name (substring)", audit, {"job": f"job-{job_id}"}, {}),
         (
-            "filter: one day, early in the log",
+            "filter: one day, 5% into the log",
             audit,
-            {"date_from": "2025-01-20", "date_to": "2025-01-20"},
+            {"date_from": day, "date_to": day},
             {},
         ),
         ("batch page", reverse("dli-audit-batch", args=[sample[0]]), {}, {}),

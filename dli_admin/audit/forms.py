@@ -5,7 +5,7 @@ from django import forms
 from dli_admin.dashboard.models import project_id_validator
 
 from .models import AuditOutcome
-from .selectors import REFUSED, AuditFilters
+from .selectors import MAX_ID, REFUSED, AuditFilters
 
 
 class AuditFilterForm(forms.Form):
@@ -21,8 +21,8 @@ class AuditFilterForm(forms.Form):
     job = forms.CharField(required=False, max_length=255, label="Job id or name")
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
-    before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
-    after = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
+    before = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID, widget=forms.HiddenInput)
+    after = forms.IntegerField(required=False, min_value=0, max_value=MAX_ID, widget=forms.HiddenInput)
 
     def clean(self):
         cleaned = super().clean()

@@ -169,6 +169,7 @@ def _walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) 
 
 REFUSED = "refused"  # the outcome filter's name for refusals
 PAGE_SIZE = 50
+MAX_ID = 2**63 - 1  # job ids and seqs are 64-bit signed integers in the database
 
 
 def _in_order(counts: dict[str, int]) -> list[tuple[str, int]]:
@@ -187,7 +188,10 @@ class AuditFilters:
 
     @property
     def job_id(self) -> int | None:
-        return int(self.job) if self.job.isascii() and self.job.isdigit() and len(self.job) <= 19 else None
+        """The job filter as a DLI job id (a Java long), or None when it is (part of) a name."""
+        if self.job.isascii() and self.job.isdigit() and int(self.job) <= MAX_ID:
+            return int(self.job)
+        return None
 
 
 @dataclass

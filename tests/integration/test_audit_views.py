@@ -277,6 +277,26 @@ def test_invalid_filters_are_shown_and_nothing_is_listed(client, cast, log, quer
     assert client.get(EXPORT, query).status_code == 400
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"job": "9223372036854775808"},  # one past the largest job id: a name, found nowhere
+        {"job": "99999999999999999999999"},
+        {"job": "١٢"},  # Arabic-Indic digits are not a job id
+        {"before": "99999999999999999999999"},
+        {"after": "-5"},
+        {"job": "\x00", "actor": "\x00"},
+    ],
+)
+def test_out_of_range_or_odd_input_never_breaks_the_pages(client, cast, log, query):
+    client.force_login(cast.auditor)
+
+    response = client.get(LIST, query)
+
+    assert response.status_code == 200
+    assert client.get(EXPORT, query).status_code in (200, 400)
+
+
 def test_the_form_keeps_the_filters(client, cast, log):
     client.force_login(cast.auditor)
 
