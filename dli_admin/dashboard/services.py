@@ -440,14 +440,34 @@ def _result(job: PlannedJob, chunk: ChunkResult, outcome: str, message: str) -> 
     )
 
 
+def _live_claims() -> set[tuple[uuid.UUID, int]]:
+    recent = JobClaim.objects.filter(claimed_at__gte=timezone.now() - CLAIM_TTL)
+    return set(recent.values_list("batch_id", "job_id"))
+
+
+def flink_jobs_held_unsettled(*, project_id: str | None = None) -> int:
+    """Unsettled jobs that a batch still claims: it may be running now, so reconciling leaves them alone."""
+    live = _live_claims()
+    return sum((job.batch_id, job.job_id) in live for job in audit_unsettled_jobs(project_id=project_id))
+
+
 def flink_jobs_reconcile(
-    *, project_id: str | None = None, job_ids: Iterable[int] | None = None, actor=None
+    *,
+    project_id: str | None = None,
+    job_ids: Iterable[int] | None = None,
+    actor=None,
+    include_claimed: bool = False,
 ) -> list[AuditJobResult]:
     """Settle jobs whose fate the audit log does not know (a crash, or DLI was ambiguous) by reading them.
 
     Appends a result per job (never edits earlier records). Used by `audit_reconcile` and "check again".
+    Jobs still claimed by their batch are left alone (it may be running) unless `include_claimed`: for
+    a batch whose process is known to be gone; their claims are released once settled.
     """
     unsettled = audit_unsettled_jobs(project_id=project_id, job_ids=job_ids)
+    if not include_claimed:
+        live = _live_claims()
+        unsettled = [job for job in unsettled if (job.batch_id, job.job_id) not in live]
     by_batch: dict[tuple[str, uuid.UUID], list] = defaultdict(list)
     for job in unsettled:
         by_batch[(job.project_id, job.batch_id)].append(job)
@@ -491,5 +511,6 @@ def flink_jobs_reconcile(
         audit_results_record(
             batch_id=batch_id, actor=actor, project_id=batch_project_id, results=results, source="reconcile"
         )
+        JobClaim.objects.filter(batch_id=batch_id, job_id__in=[job.job_id for job in jobs]).delete()
         settled += results
     return settled

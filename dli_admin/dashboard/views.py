@@ -180,6 +180,9 @@ def job_check(request: HttpRequest, project_id: str, job_id: str) -> HttpRespons
     except (DliError, DliNotConfigured) as exc:
         return _render(request, "action-error", {"project": project, "error": str(exc)}, status=502)
     if not outcomes:
-        error = f"Job {job} has no unsettled delete in the audit log."
+        error = (
+            f"Job {job} has nothing to check now: either its delete is settled, or a batch that is "
+            "still running holds it (try again in a moment)."
+        )
         return _render(request, "action-error", {"project": project, "error": error}, status=404)
     return _render(request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [job]})
