@@ -222,3 +222,11 @@ def test_select_across_above_the_ceiling_says_so(operator, project_a, simulator,
     settings.DLI_MAX_BATCH = 10
     response = login(operator).post(review_url(project_a), {"select_across": "1"}, headers=HX)
     assert response.status_code == 400 and "at most 10 can be deleted at once" in response.content.decode()
+
+
+@pytest.mark.parametrize(
+    "who, shown", [("auditor", True), ("owner", True), ("operator", False), ("viewer", False)]
+)
+def test_the_audit_log_link_shows_only_for_those_who_may_read_it(request, simulator, who, shown):
+    html = login(request.getfixturevalue(who)).get("/").content.decode()
+    assert ('href="/audit/"' in html) == shown
