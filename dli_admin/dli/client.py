@@ -503,6 +503,8 @@ class DliClient:
         # Failures warn; deletes and stops are always worth a line; a good read is detail.
         ok = isinstance(status, int) and status < 400 and broken is None
         level = logging.WARNING if not ok else logging.DEBUG if method == "GET" else logging.INFO
+        if method == "GET" and status == 400 and broken is None:
+            level = logging.INFO  # DLI answers "no such job" with 400: routine when reading deletes back
         log.log(
             level,
             "DLI %s %s -> %s request_id=%s attempt=%d duration=%.3fs%s",
