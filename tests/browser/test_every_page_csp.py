@@ -1,0 +1,71 @@
+"""Every page of dli-admin, and its htmx fragments, in a real browser under the CSP: not one violation."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def settle(page: Page) -> None:
+    page.wait_for_load_state("networkidle")
+    page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 100))")  # let reports arrive
+
+
+def test_every_page_runs_without_a_csp_violation(
+    page: Page, live_server, simulator, project_a, superuser, csp_violations
+):
+    pid = project_a.project_id
+    jobs = [simulator.add_job(pid, name=f"csp-{n}", status="job_finish") for n in range(2)]
+    simulator.set_fault(pid, "server_error", 502, ops={"batch_delete"})  # leaves rows "unknown"
+    visited = []
+
+    def visit(path: str) -> None:
+        page.goto(f"{live_server.url}{path}")
+        settle(page)
+        visited.append(path)
+        assert csp_violations == [], (path, csp_violations)
+
+    visit("/accounts/login/")
+    page.fill("#id_username", superuser.username)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
+    settle(page)
+    for path in ["/", f"/projects/{pid}/jobs/", f"/projects/{pid}/jobs/?name=csp&page_size=10", "/healthz"]:
+        visit(path)
+
+    # The htmx flow: filter, review, confirm, check again.
+    visit(f"/projects/{pid}/jobs/")
+    page.fill("input[name=name]", "csp-")
+    page.click("text=Apply")
+    expect(page.locator("#jobs-region tbody tr")).to_have_count(2)
+    page.click("#select-page")
+    page.click("#delete-selected")
+    page.click("#confirm-delete")
+    expect(page.locator(f"#job-{jobs[0]} .outcome")).to_have_text("unknown", timeout=20_000)
+    simulator.clear_faults()
+    page.locator(f"#job-{jobs[0]} button", has_text="Check again").click()
+    expect(page.locator(f"#job-{jobs[0]} .outcome")).to_have_text("failed")
+    settle(page)
+    assert csp_violations == []
+
+    # The audit log, a batch, its rows fragment, and the admin.
+    visit("/audit/")
+    page.locator("text=Jobs").first.click()
+    settle(page)
+    assert csp_violations == []
+    page.locator("a[href^='/audit/batches/']").first.click()
+    settle(page)
+    visited.append(page.url)
+    assert csp_violations == []
+    for path in [
+        "/admin/",
+        "/admin/dashboard/dliproject/",
+        "/admin/audit/auditrecord/",
+        "/accounts/password_change/",
+    ]:
+        visit(path)
+    assert len(visited) >= 10
