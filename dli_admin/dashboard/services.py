@@ -451,6 +451,15 @@ def flink_jobs_held_unsettled(*, project_id: str | None = None) -> int:
     return sum((job.batch_id, job.job_id) in live for job in audit_unsettled_jobs(project_id=project_id))
 
 
+def _reconciled_fate(read, job_id: int) -> tuple[str, str]:
+    if job_id in read.gone:
+        return DELETED, "confirmed gone by a later read-back"
+    if job_id in read.found:
+        status = status_label(read.found[job_id].status)
+        return FAILED, f"the job still exists in DLI ({status}): it was not deleted"
+    return UNKNOWN, f"still unknown: {read.unknown.get(job_id, '')}"
+
+
 def flink_jobs_reconcile(
     *,
     project_id: str | None = None,
@@ -478,36 +487,11 @@ def flink_jobs_reconcile(
         if project is None:
             continue  # the project was removed from dli-admin: nothing to read it with
         read = flink_jobs_read(client=dli_client_for(project), job_ids=[job.job_id for job in jobs])
-        results = []
-        for job in jobs:
-            if job.job_id in read.gone:
-                results.append(
-                    AuditJobResult(
-                        job_id=job.job_id,
-                        name=job.name,
-                        outcome=DELETED,
-                        message="confirmed gone by a later read-back",
-                    )
-                )
-            elif job.job_id in read.found:
-                status = status_label(read.found[job.job_id].status)
-                results.append(
-                    AuditJobResult(
-                        job_id=job.job_id,
-                        name=job.name,
-                        outcome=FAILED,
-                        message=f"the job still exists in DLI ({status}): it was not deleted",
-                    )
-                )
-            else:
-                results.append(
-                    AuditJobResult(
-                        job_id=job.job_id,
-                        name=job.name,
-                        outcome=UNKNOWN,
-                        message=f"still unknown: {read.unknown.get(job.job_id, '')}",
-                    )
-                )
+        results = [
+            AuditJobResult(job_id=job.job_id, name=job.name, outcome=outcome, message=message)
+            for job in jobs
+            for outcome, message in [_reconciled_fate(read, job.job_id)]
+        ]
         audit_results_record(
             batch_id=batch_id, actor=actor, project_id=batch_project_id, results=results, source="reconcile"
         )
