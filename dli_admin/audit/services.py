@@ -6,15 +6,15 @@ over the client address and user agent as strings (see client_ip_for) and nothin
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 from django.utils import timezone
+
+from dli_admin.accounts.ip import client_ip
 
 from .chain import GENESIS, record_hash
 from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditSource
@@ -49,19 +49,8 @@ class AuditJobResult:
 
 
 def client_ip_for(request) -> str:
-    """REMOTE_ADDR, or the first address of settings.DLI_ADMIN_CLIENT_IP_HEADER when that is set.
-
-    Only a well-formed address is taken from the header (it is client-controlled before the first
-    proxy); anything else falls back to REMOTE_ADDR rather than putting arbitrary text in the log.
-    """
-    header = settings.DLI_ADMIN_CLIENT_IP_HEADER
-    if header:
-        first = request.headers.get(header, "").split(",")[0].strip()
-        try:
-            return str(ipaddress.ip_address(first))
-        except ValueError:
-            pass
-    return _clean(request.META.get("REMOTE_ADDR", ""), 64)
+    """The client's address for the audit log: the same rule as the login throttle's (accounts.ip)."""
+    return _clean(client_ip(request), 64)
 
 
 def _clean(value: object, limit: int) -> str:
