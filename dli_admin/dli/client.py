@@ -515,4 +515,6 @@ class DliClient:
             attempt,
             self._clock() - started,
             f" ({broken.message})" if broken else "",
+            # Fields for structured (JSON) logs: DLI's request id links a line to DLI's own trace.
+            extra={"dli_request_id": request_id or "", "project_id": self.project_id},
         )

@@ -68,3 +68,14 @@ def test_a_secret_in_a_logged_exception_is_redacted(settings, log_lines):
     assert "sk-very-secret-value-123" not in json.dumps(line)
     assert "[redacted]" in line["exc"]
     assert line["dli_request_id"] == "r-1"
+
+
+def test_a_dli_call_logs_dlis_request_id_as_a_field(
+    simulator, project_a, operator, client, log_lines, caplog
+):
+    caplog.set_level(logging.DEBUG, logger="dli_admin")
+    client.force_login(operator)
+    client.get(f"/projects/{project_a.project_id}/jobs/")
+    (listed,) = [line for line in log_lines() if line["message"].startswith("DLI GET")]
+    assert len(listed["dli_request_id"]) == 32 and listed["project_id"] == project_a.project_id
+    assert listed["user"] == operator.username and listed["request_id"]
