@@ -96,6 +96,10 @@ class DeletePlan:
         return [job for job in self.jobs if job.excluded_because]
 
     @property
+    def name_reasons(self) -> list[str]:
+        return _name_reasons(self.jobs)
+
+    @property
     def counts_by_status(self) -> list[tuple[str, int]]:
         counts = Counter(job.status_label for job in self.eligible)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
@@ -155,11 +159,19 @@ def _require_delete_role(requester: Requester, project: DliProject, role: Role |
         raise PermissionDenied("Your role in this project does not allow deleting jobs.")
 
 
-def _needs_name(jobs: Iterable[PlannedJob]) -> bool:
+def _name_reasons(jobs: Iterable[PlannedJob]) -> list[str]:
+    """Why the operator must type the project's name to confirm (nothing: a click is enough)."""
     eligible = [job for job in jobs if not job.excluded_because]
-    return len(eligible) > settings.DLI_CONFIRM_NAME_THRESHOLD or any(
-        job.status in ACTIVE_STATUSES for job in eligible
-    )
+    reasons = []
+    if len(eligible) > settings.DLI_CONFIRM_NAME_THRESHOLD:
+        reasons.append(f"it deletes more than {settings.DLI_CONFIRM_NAME_THRESHOLD} jobs")
+    if any(job.status in ACTIVE_STATUSES for job in eligible):
+        reasons.append("it deletes active jobs")
+    return reasons
+
+
+def _needs_name(jobs: Iterable[PlannedJob]) -> bool:
+    return bool(_name_reasons(jobs))
 
 
 def flink_jobs_delete_plan(

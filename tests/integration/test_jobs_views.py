@@ -196,7 +196,7 @@ def test_a_wrong_project_name_shows_the_confirmation_again(owner, project_a, sim
     job = simulator.add_job(project_a.project_id, name="hot", status="job_running")
     client = login(owner)
     html = client.post(review_url(project_a), {"job_ids": [str(job)]}, headers=HX).content.decode()
-    assert 'name="confirm_name"' in html
+    assert 'name="confirm_name"' in html and "it deletes active jobs" in html
     again = client.post(delete_url(project_a), {"token": token_of(html), "confirm_name": "nope"}, headers=HX)
     assert again.status_code == 400 and "exactly to confirm" in again.content.decode()
     assert simulator.requests(op="batch_delete") == []
