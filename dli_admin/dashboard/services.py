@@ -399,7 +399,8 @@ def _delete_and_settle(client: DliClient, jobs: list[PlannedJob]) -> dict[int, A
     by_id = {job.job_id: job for job in jobs}
     chunks: list[ChunkResult] = list(client.iter_batch_delete(list(by_id)))
     settled: dict[int, AuditJobResult] = {}
-    to_read: dict[int, tuple[ChunkResult, str]] = {}  # job id -> (its chunk, what DLI said of it)
+    # job id -> (its chunk, what went wrong by DLI's answer; None when DLI said it deleted the job)
+    to_read: dict[int, tuple[ChunkResult, str | None]] = {}
 
     for chunk in chunks:
         for job_id in chunk.job_ids:
@@ -410,30 +411,33 @@ def _delete_and_settle(client: DliClient, jobs: list[PlannedJob]) -> dict[int, A
                 to_read[job_id] = (chunk, _refusal_message(chunk.error))
             elif chunk.outcome == ChunkOutcome.REPLIED and chunk.shape == ReplyShape.PER_ID:
                 reply = chunk.reply_for(job_id)
-                to_read[job_id] = (chunk, "ok" if reply.is_success else reply.message or "DLI said it failed")
+                to_read[job_id] = (chunk, None if reply.is_success else reply.message or "DLI said it failed")
             elif chunk.outcome == ChunkOutcome.REPLIED:
                 to_read[job_id] = (chunk, f"DLI's reply could not be matched to each job ({chunk.shape})")
             else:
                 to_read[job_id] = (chunk, f"DLI's answer was ambiguous: {chunk.error}")
 
     read = flink_jobs_read(client=client, job_ids=to_read) if to_read else None
-    for job_id, (chunk, said) in to_read.items():
+    for job_id, (chunk, problem) in to_read.items():
         job = by_id[job_id]
         if job_id in read.gone:
             settled[job_id] = _result(
-                job, chunk, DELETED, "" if said == "ok" else "confirmed gone by read-back"
+                job, chunk, DELETED, "" if problem is None else "confirmed gone by read-back"
             )
         elif job_id in read.found:
             if chunk.outcome == ChunkOutcome.AMBIGUOUS:
                 # DLI may still be working on it; only a later read can tell.
-                settled[job_id] = _result(job, chunk, UNKNOWN, f"{said}; the job still exists for now")
-            elif said == "ok":
+                settled[job_id] = _result(job, chunk, UNKNOWN, f"{problem}; the job still exists for now")
+            elif problem is None:
                 settled[job_id] = _result(job, chunk, UNKNOWN, "DLI said deleted, but still lists the job")
             else:
-                settled[job_id] = _result(job, chunk, FAILED, said)
+                settled[job_id] = _result(job, chunk, FAILED, problem)
         else:
             settled[job_id] = _result(
-                job, chunk, UNKNOWN, f"{said}; reading it back failed: {read.unknown.get(job_id, '')}"
+                job,
+                chunk,
+                UNKNOWN,
+                f"{problem or 'DLI said deleted'}; reading it back failed: {read.unknown.get(job_id, '')}",
             )
     return settled
 

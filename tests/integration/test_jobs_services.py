@@ -8,6 +8,7 @@ import pytest
 from django.core.exceptions import PermissionDenied
 from django.db import connection
 
+from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
 from dli_admin.dashboard import services
 from dli_admin.dashboard.models import JobClaim, Role
@@ -102,6 +103,9 @@ class TestPlan:
         with pytest.raises(PermissionDenied):
             plan(viewer, project_a, Role.VIEWER, ids)
         assert simulator.requests() == []
+        (refusal,) = AuditRecord.objects.filter(kind="refusal")
+        assert refusal.actor_username == viewer.username and refusal.refused_job_ids == [str(ids[0])]
+        assert "may not delete" in refusal.reason
 
     def test_it_refuses_the_whole_batch_when_an_id_belongs_to_another_project(
         self, simulator, project_a, project_b, operator
@@ -153,6 +157,27 @@ class TestDelete:
         failed = next(r for r in result.results if r.outcome == "failed")
         assert "locked" in failed.message
 
+    def test_a_failure_message_never_reads_as_success(self, simulator, project_a, operator, monkeypatch):
+        """Whatever text DLI puts in a failed element, a job that is still there is "failed"."""
+        from dataclasses import replace
+
+        from dli_admin.dli import client as dli_client
+
+        parse = dli_client.parse_batch_reply
+
+        def says_ok(body, count):  # DLI's element text, not its is_success, is what changes here
+            shape, replies = parse(body, count)
+            return shape, tuple(replace(reply, message="ok") for reply in replies)
+
+        ids = add_jobs(simulator, project_a, 1)
+        simulator.set_fault(project_a.project_id, "fail_ids", ids)
+        monkeypatch.setattr(dli_client, "parse_batch_reply", says_ok)
+        result = delete(
+            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
+        )
+        assert outcomes(result) == {ids[0]: "failed"}
+        assert result.results[0].message == "ok"
+
     @pytest.mark.parametrize(
         "fault",
         [
@@ -175,10 +200,10 @@ class TestDelete:
     def test_a_timeout_after_the_delete_is_settled_as_deleted_and_never_resent(
         self, simulator, project_a, operator, settings
     ):
-        settings.DLI_TIMEOUT = 0.5
+        settings.DLI_TIMEOUT = 1.5
         ids = add_jobs(simulator, project_a, 2)
         token = plan(operator, project_a, Role.OPERATOR, ids).token
-        simulator.set_fault(project_a.project_id, "slow_reply", 1.5, ops={"batch_delete"})
+        simulator.set_fault(project_a.project_id, "slow_reply", 3.0, ops={"batch_delete"})
         result = delete(operator, project_a, Role.OPERATOR, token)
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
         assert len(simulator.requests(op="batch_delete")) == 1

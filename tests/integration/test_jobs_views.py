@@ -212,7 +212,6 @@ def test_check_again_settles_an_unknown_row(operator, project_a, simulator):
     ).content.decode()
     assert "outcome-unknown" in result and "Check again" in result
     simulator.clear_faults()
-    simulator.set_fault(project_a.project_id, "fail_ids", [])  # no-op fault: the job is still there
     check = client.post(reverse("dli-job-check", args=[project_a.project_id, job]), headers=HX)
     assert check.status_code == 200
     assert f'<tr id="job-{job}" class="status-row outcome-failed"' in check.content.decode()
