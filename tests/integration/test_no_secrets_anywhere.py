@@ -52,7 +52,7 @@ def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, setti
         ):
             setattr(settings, name, "")
         settings.DLI_ENDPOINT = sim.url
-        settings.DLI_TIMEOUT = 0.5
+        settings.DLI_TIMEOUT = 1.5
         for name, value in dli.items():
             setattr(settings, name, value)
         jobs = [str(sim.add_job(pid, name=f"{label}-{n}", status="job_finish")) for n in range(3)]
@@ -60,7 +60,7 @@ def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, setti
         for fault, value in [
             ("throttle", 1),
             ("auth_fail", True),
-            ("slow_reply", 1.0),
+            ("slow_reply", 3.0),
             ("doc_invalid_json", True),
         ]:
             review = client.post(f"/projects/{pid}/jobs/delete/review/", {"job_ids": jobs})
