@@ -38,8 +38,8 @@ def main(sizes: list[int]) -> None:
 
     from django.contrib.auth import get_user_model
 
-    from dli_admin.dashboard import services
-    from dli_admin.dashboard.models import DliProject
+    from dli_admin.deletes import services
+    from dli_admin.projects.models import DliProject
     from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
     from dli_admin.simulator.seed import DEMO_PROJECTS
     from dli_admin.simulator.server import Simulator
@@ -61,14 +61,13 @@ def main(sizes: list[int]) -> None:
             ids = [simulator.add_job(seed.id, name=f"bench-{n}", status="job_finish") for n in range(size)]
             started = time.perf_counter()
             plan = services.flink_jobs_delete_plan(
-                requester=requester, project=project, role="operator", job_ids=[str(i) for i in ids]
+                requester=requester, project=project, job_ids=[str(i) for i in ids]
             )
             planned = time.perf_counter()
             simulator.clear_requests()
             result = services.flink_jobs_delete(
                 requester=requester,
                 project=project,
-                role="operator",
                 token=plan.token,
                 confirm_name=project.name,
             )

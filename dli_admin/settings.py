@@ -71,8 +71,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "dli_admin.accounts",
-    "dli_admin.dashboard",
+    "dli_admin.projects",
     "dli_admin.audit",
+    "dli_admin.deletes",
+    "dli_admin.dashboard",
     "dli_admin.simulator",
 ]
 

@@ -129,8 +129,8 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
 
 ADMIN_SAMPLES = (
     "admin:index",
-    "admin:dashboard_dliproject_changelist",
-    "admin:dashboard_grant_changelist",
+    "admin:projects_dliproject_changelist",
+    "admin:projects_grant_changelist",
     "admin:audit_auditrecord_changelist",
     "admin:auth_user_changelist",
 )

@@ -57,7 +57,7 @@ def simulator(dli_simulator_server, settings):
 
 @pytest.fixture
 def project_a(db):
-    from dli_admin.dashboard.models import DliProject
+    from dli_admin.projects.models import DliProject
     from dli_admin.simulator.seed import DEMO_PROJECTS
 
     return DliProject.objects.create(project_id=DEMO_PROJECTS[0].id, name=DEMO_PROJECTS[0].name)
@@ -65,7 +65,7 @@ def project_a(db):
 
 @pytest.fixture
 def project_b(db):
-    from dli_admin.dashboard.models import DliProject
+    from dli_admin.projects.models import DliProject
     from dli_admin.simulator.seed import DEMO_PROJECTS
 
     return DliProject.objects.create(project_id=DEMO_PROJECTS[1].id, name=DEMO_PROJECTS[1].name)
@@ -74,7 +74,7 @@ def project_b(db):
 def make_user(username: str, *grants, superuser: bool = False):
     from django.contrib.auth import get_user_model
 
-    from dli_admin.dashboard.models import Grant
+    from dli_admin.projects.models import Grant
 
     user = get_user_model().objects.create_user(
         username, password=PASSWORD, is_superuser=superuser, is_staff=superuser

@@ -1,4 +1,5 @@
-"""The hash chain: one canonical serialisation shared by the writer, `audit_verify` and the benchmarks.
+"""The hash chain: one canonical serialisation shared by the writer, `audit_verify` and the benchmarks,
+and the walk that verifies a stored chain.
 
 Pure Python, no Django: a record is a dict of its stored fields (all but `hash`) plus `jobs`, the
 intent's job lines as [job_id, name, status] in position order. Changing this format invalidates every
@@ -10,7 +11,8 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GENESIS = "0" * 64  # the prev_hash of the first record
@@ -75,3 +77,75 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]]) -> byt
 def record_hash(values: Sequence[object], jobs: Sequence[Sequence[object]] = ()) -> str:
     """SHA-256 over the canonical content; `values` follow RECORD_FIELDS and include prev_hash."""
     return hashlib.sha256(canonical(values, jobs)).hexdigest()
+
+
+# --- Verifying a stored chain -----------------------------------------------------------------
+
+
+class ChainBroken(Exception):
+    """The first place where the stored chain differs from what its hashes promise."""
+
+    def __init__(self, seq: int, problem: str):
+        super().__init__(f"record {seq}: {problem}")
+        self.seq = seq
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class ChainStatus:
+    records: int
+    job_lines: int
+    head_seq: int
+    head_hash: str
+
+
+_SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
+    RECORD_FIELDS.index(name) for name in ("seq", "created_at", "batch_id", "project_id", "prev_hash")
+)
+
+
+def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -> tuple[ChainStatus, bool]:
+    """Check records (RECORD_FIELDS + hash, in seq order) and their intent job lines (record_id,
+    position, batch_id, project_id, job_id, name, status, in order); raise ChainBroken at the first
+    fault. Returns the chain's status and whether `expected_head` was among the hashes."""
+    seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
+    prev_time = datetime.min.replace(tzinfo=UTC)
+    line = next(lines, None)
+    for row in records:
+        values, stored_hash = row[:-1], row[-1]
+        if values[_SEQ] != seq + 1:
+            if values[_SEQ] > seq + 1:
+                raise ChainBroken(seq + 1, f"missing (the next record is {values[_SEQ]}): it was removed")
+            raise ChainBroken(values[_SEQ], f"out of sequence (expected {seq + 1}): it was inserted")
+        seq += 1
+        jobs, copy_problem = [], ""
+        while line is not None and line[0] <= seq:
+            record_id, position, batch_id, project_id, *job = line
+            if record_id < seq:
+                raise ChainBroken(record_id, f"job line {position} has no record: it was inserted")
+            if position != len(jobs):
+                raise ChainBroken(seq, f"job line {len(jobs)} is missing: it was removed")
+            if batch_id != values[_BATCH_ID] or project_id != values[_PROJECT_ID]:
+                copy_problem = copy_problem or f"job line {position} names another batch or project: changed"
+            jobs.append(job)
+            line_count += 1
+            line = next(lines, None)
+        if record_hash(values, jobs) != stored_hash:
+            raise ChainBroken(seq, "its content does not match its hash: the record or its jobs changed")
+        if copy_problem:
+            raise ChainBroken(seq, copy_problem)
+        if values[_CREATED_AT] < prev_time:
+            raise ChainBroken(seq, f"its time is before record {seq - 1}'s: it was changed and re-hashed")
+        if values[_PREV_HASH] != prev_hash:
+            raise ChainBroken(
+                seq,
+                f"its prev_hash does not match record {seq - 1}'s hash: "
+                "a record before it was changed and re-hashed, removed or inserted",
+            )
+        found_expected = found_expected or stored_hash == expected_head
+        prev_hash, prev_time = stored_hash, values[_CREATED_AT]
+    if line is not None:
+        raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
+    return ChainStatus(records=seq, job_lines=line_count, head_seq=seq, head_hash=prev_hash), found_expected
+
+

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from dli_admin.dashboard.models import project_id_validator
+from dli_admin.projects.models import project_id_validator
 
 from .models import AuditOutcome
 from .selectors import MAX_ID, REFUSED, AuditFilters

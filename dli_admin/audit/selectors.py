@@ -1,20 +1,20 @@
-"""Audit reads: unsettled jobs, the chain check, and the review pages."""
+"""Audit reads: unsettled jobs, the chain read for verification, and the review pages."""
 
 from __future__ import annotations
 
-import heapq
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
-from operator import itemgetter
+from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from .chain import GENESIS, RECORD_FIELDS, record_hash
+from dli_admin.projects.jobs import parse_job_id
+
+from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
 from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord
 
 
@@ -60,24 +60,7 @@ def audit_unsettled_jobs(
 # --- The chain ------------------------------------------------------------------------------------
 
 
-class ChainBroken(Exception):
-    """The first place where the stored chain differs from what its hashes promise."""
-
-    def __init__(self, seq: int, problem: str):
-        super().__init__(f"record {seq}: {problem}")
-        self.seq = seq
-        self.problem = problem
-
-
-@dataclass(frozen=True)
-class ChainStatus:
-    records: int
-    job_lines: int
-    head_seq: int
-    head_hash: str
-
-
-def _snapshot():
+def read_snapshot():
     """PostgreSQL: one transaction, so server-side cursors need no WITH HOLD copy of the whole result.
 
     SQLite: none, since BEGIN IMMEDIATE would block every writer for as long as we read.
@@ -93,7 +76,7 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
     read at the start). `expected_head`, a head hash kept from an earlier run, must still be in the
     chain: that catches a chain rewritten from some record to its end, which hashes alone cannot.
     """
-    with _snapshot():
+    with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         records = (
             AuditRecord.objects.filter(seq__lte=last)
@@ -108,7 +91,7 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
             .iterator(chunk_size=chunk_size)
         )
         with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
-            status, found_expected = _walk(records, lines, expected_head)
+            status, found_expected = walk(records, lines, expected_head)
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
     if not found_expected:
@@ -117,52 +100,6 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
         )
     return status
 
-
-_SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
-    RECORD_FIELDS.index(name) for name in ("seq", "created_at", "batch_id", "project_id", "prev_hash")
-)
-
-
-def _walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -> tuple[ChainStatus, bool]:
-    seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
-    prev_time = datetime.min.replace(tzinfo=UTC)
-    line = next(lines, None)
-    for row in records:
-        values, stored_hash = row[:-1], row[-1]
-        if values[_SEQ] != seq + 1:
-            if values[_SEQ] > seq + 1:
-                raise ChainBroken(seq + 1, f"missing (the next record is {values[_SEQ]}): it was removed")
-            raise ChainBroken(values[_SEQ], f"out of sequence (expected {seq + 1}): it was inserted")
-        seq += 1
-        jobs, copy_problem = [], ""
-        while line is not None and line[0] <= seq:
-            record_id, position, batch_id, project_id, *job = line
-            if record_id < seq:
-                raise ChainBroken(record_id, f"job line {position} has no record: it was inserted")
-            if position != len(jobs):
-                raise ChainBroken(seq, f"job line {len(jobs)} is missing: it was removed")
-            if batch_id != values[_BATCH_ID] or project_id != values[_PROJECT_ID]:
-                copy_problem = copy_problem or f"job line {position} names another batch or project: changed"
-            jobs.append(job)
-            line_count += 1
-            line = next(lines, None)
-        if record_hash(values, jobs) != stored_hash:
-            raise ChainBroken(seq, "its content does not match its hash: the record or its jobs changed")
-        if copy_problem:
-            raise ChainBroken(seq, copy_problem)
-        if values[_CREATED_AT] < prev_time:
-            raise ChainBroken(seq, f"its time is before record {seq - 1}'s: it was changed and re-hashed")
-        if values[_PREV_HASH] != prev_hash:
-            raise ChainBroken(
-                seq,
-                f"its prev_hash does not match record {seq - 1}'s hash: "
-                "a record before it was changed and re-hashed, removed or inserted",
-            )
-        found_expected = found_expected or stored_hash == expected_head
-        prev_hash, prev_time = stored_hash, values[_CREATED_AT]
-    if line is not None:
-        raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
-    return ChainStatus(records=seq, job_lines=line_count, head_seq=seq, head_hash=prev_hash), found_expected
 
 
 # --- Review pages ---------------------------------------------------------------------------------
@@ -189,9 +126,7 @@ class AuditFilters:
     @property
     def job_id(self) -> int | None:
         """The job filter as a DLI job id (a Java long), or None when it is (part of) a name."""
-        if self.job.isascii() and self.job.isdigit() and int(self.job) <= MAX_ID:
-            return int(self.job)
-        return None
+        return parse_job_id(self.job)
 
 
 @dataclass
@@ -223,7 +158,7 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _date_range(records: QuerySet, filters: AuditFilters, prefix: str = "") -> QuerySet:
+def date_range(records: QuerySet, filters: AuditFilters, prefix: str = "") -> QuerySet:
     if filters.date_from:
         records = records.filter(**{f"{prefix}created_at__gte": _start_of(filters.date_from)})
     if filters.date_to:
@@ -426,143 +361,3 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
         if job.latest:
             counts[job.latest.outcome] = counts.get(job.latest.outcome, 0) + 1
     return BatchDetail(batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts)
-
-
-# CSV header -> the name _export_row takes it by.
-EXPORT_COLUMNS = {
-    "time": "time",
-    "batch id": "batch_id",
-    "kind": "kind",
-    "actor": "actor",
-    "project id": "project_id",
-    "job id": "job_id",
-    "job name": "job_name",
-    "status at intent": "status",
-    "outcome": "outcome",
-    "message": "message",
-    "error code": "error_code",
-    "DLI request id": "dli_request_id",
-    "attempts": "attempts",
-    "duration ms": "duration_ms",
-    "client ip": "client_ip",
-    "source": "source",
-    "seq": "seq",
-}
-
-
-def _export_row(**cells: object) -> tuple:
-    return tuple(cells.get(name, "") for name in EXPORT_COLUMNS.values())
-
-
-def audit_export_rows(
-    *, scope: set[str] | None, filters: AuditFilters, chunk_size: int = 2000
-) -> Iterator[tuple]:
-    """Every job record matching the filters, oldest first, one tuple per EXPORT_COLUMNS row.
-
-    Row by row, not batch by batch: the job filter keeps that job's rows, the outcome filter keeps
-    results with that outcome (or refusals). Two server-side cursors, intent job lines and
-    results/refusals, merged on seq: memory stays flat at any size.
-    """
-    lines = AuditIntentJob.objects.all()
-    records = AuditRecord.objects.filter(kind__in=[AuditKind.RESULT, AuditKind.REFUSAL])
-    if scope is not None:
-        lines, records = lines.filter(project_id__in=scope), records.filter(project_id__in=scope)
-    if filters.actor:
-        lines, records = (
-            lines.filter(record__actor_username=filters.actor),
-            records.filter(actor_username=filters.actor),
-        )
-    if filters.project_id:
-        lines, records = (
-            lines.filter(project_id=filters.project_id),
-            records.filter(project_id=filters.project_id),
-        )
-    lines, records = _date_range(lines, filters, "record__"), _date_range(records, filters)
-    if filters.outcome == REFUSED:
-        lines, records = lines.none(), records.filter(kind=AuditKind.REFUSAL)
-    elif filters.outcome:
-        lines, records = lines.none(), records.filter(kind=AuditKind.RESULT, outcome=filters.outcome)
-    wanted_id = ""  # a refusal's rows: only the refused id the job filter asks for
-    if filters.job:
-        if (job_id := filters.job_id) is not None:
-            wanted_id = str(job_id)
-            lines = lines.filter(job_id=job_id)
-            records = records.filter(
-                Q(kind=AuditKind.RESULT, job_id=job_id)
-                | Q(kind=AuditKind.REFUSAL, refused_job_ids__icontains=f'"{job_id}"')
-            )
-        else:
-            lines = lines.filter(name__icontains=filters.job)
-            records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
-    line_fields = ("record_id", "position", "record__created_at", "batch_id", "record__actor_username")
-    line_fields += ("project_id", "job_id", "name", "status", "record__client_ip")
-    record_fields = ("seq", "created_at", "kind", "batch_id", "actor_username", "project_id", "job_id")
-    record_fields += ("job_name", "outcome", "message", "error_code", "dli_request_id", "attempts")
-    record_fields += ("duration_ms", "client_ip", "source", "reason", "refused_job_ids")
-
-    def intent_rows() -> Iterator[tuple]:
-        query = lines.order_by("record_id", "position").values_list(*line_fields, named=True)
-        for line in query.iterator(chunk_size=chunk_size):
-            yield (
-                (line.record_id, line.position),
-                _export_row(
-                    time=line.record__created_at,
-                    batch_id=line.batch_id,
-                    kind=AuditKind.INTENT.value,
-                    actor=line.record__actor_username,
-                    project_id=line.project_id,
-                    job_id=line.job_id,
-                    job_name=line.name,
-                    status=line.status,
-                    client_ip=line.record__client_ip,
-                    seq=line.record_id,
-                ),
-            )
-
-    def record_rows() -> Iterator[tuple]:
-        query = records.order_by("seq").values_list(*record_fields, named=True)
-        for r in query.iterator(chunk_size=chunk_size):
-            common = {
-                "time": r.created_at,
-                "kind": r.kind,
-                "actor": r.actor_username,
-                "project_id": r.project_id,
-            }
-            if r.kind == AuditKind.RESULT:
-                yield (
-                    (r.seq, 0),
-                    _export_row(
-                        **common,
-                        batch_id=r.batch_id,
-                        job_id=r.job_id,
-                        job_name=r.job_name,
-                        outcome=r.outcome,
-                        message=r.message,
-                        error_code=r.error_code,
-                        dli_request_id=r.dli_request_id,
-                        attempts=r.attempts,
-                        duration_ms=r.duration_ms,
-                        source=r.source,
-                        seq=r.seq,
-                    ),
-                )
-                continue
-            refused = [i for i in r.refused_job_ids if i == wanted_id] if wanted_id else r.refused_job_ids
-            for position, refused_id in enumerate(refused or [""]):
-                yield (
-                    (r.seq, position),
-                    _export_row(
-                        **common,
-                        job_id=refused_id,
-                        outcome=REFUSED,
-                        message=r.reason,
-                        client_ip=r.client_ip,
-                        seq=r.seq,
-                    ),
-                )
-
-    with _snapshot():
-        intents, others = intent_rows(), record_rows()
-        with closing(intents), closing(others):  # a client that goes away mid-download closes the cursors
-            for _key, row in heapq.merge(intents, others, key=itemgetter(0)):
-                yield row

@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from dli_admin.accounts.ip import client_ip
+from dli_admin.projects.jobs import JobRef
 
 from .chain import GENESIS, record_hash
 from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditSource
@@ -23,15 +24,6 @@ from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditS
 CHAIN_LOCK_KEY = int.from_bytes(b"dliaudit", "big")
 MAX_REFUSED_JOB_IDS = 200
 USER_AGENT_LENGTH = 300
-
-
-@dataclass(frozen=True)
-class AuditJob:
-    """A selected job as the operator saw it when confirming."""
-
-    job_id: int
-    name: str
-    status: str
 
 
 @dataclass(frozen=True)
@@ -114,7 +106,7 @@ def audit_intent_record(
     actor,
     project_id: str,
     project_name: str,
-    jobs: Sequence[AuditJob],
+    jobs: Sequence[JobRef],
     client_ip: str,
     user_agent: str,
 ) -> None:

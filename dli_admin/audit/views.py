@@ -14,11 +14,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
-from dli_admin.dashboard.models import DliProject
-from dli_admin.dashboard.permissions import audit_project_ids
+from dli_admin.projects.models import DliProject
+from dli_admin.projects.permissions import audit_project_ids
 
 from .forms import AuditFilterForm
-from .selectors import EXPORT_COLUMNS, audit_batch_page, audit_batch_read, audit_export_rows
+from .export import EXPORT_COLUMNS, audit_export_rows
+from .selectors import audit_batch_page, audit_batch_read
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 

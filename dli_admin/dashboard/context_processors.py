@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from .permissions import audit_project_ids
+from dli_admin.projects.permissions import audit_project_ids
 
 
 def navigation(request: HttpRequest) -> dict:

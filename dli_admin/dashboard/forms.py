@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django import forms
 
-from .selectors import PAGE_SIZES, JobFilters
-from .statuses import STATUSES
+from dli_admin.projects.selectors import PAGE_SIZES, JobFilters
+from dli_admin.projects.statuses import STATUSES
 
 
 class JobFilterForm(forms.Form):

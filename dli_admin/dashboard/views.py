@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,14 +12,15 @@ from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
 from dli_admin.audit.services import client_ip_for
+from dli_admin.deletes import services
 from dli_admin.dli import DliError
+from dli_admin.projects.connections import DliNotConfigured, dli_client_for
+from dli_admin.projects.jobs import parse_job_id
+from dli_admin.projects.models import Grant
+from dli_admin.projects.permissions import may_delete_any, project_for, projects_visible_to
+from dli_admin.projects.selectors import JobFilters, flink_jobs_page
 
-from . import services
-from .dli import DliNotConfigured, dli_client_for
 from .forms import JobFilterForm
-from .models import Grant
-from .permissions import may_delete_any, project_for, projects_visible_to
-from .selectors import JobFilters, flink_jobs_page
 
 logger = logging.getLogger(__name__)
 JOBS = "dashboard/jobs.html"
@@ -34,10 +34,10 @@ def _requester(request: HttpRequest) -> services.Requester:
     )
 
 
-def _project_for_change(request: HttpRequest, project_id: str, job_ids=()) -> tuple:
-    """The project and role for a mutating request; a refusal (no role: 404) is audited, then raised."""
+def _project_for_change(request: HttpRequest, project_id: str, job_ids=()):
+    """The project of a mutating request; a refusal (no role: 404) is audited, then raised."""
     try:
-        return project_for(request.user, project_id)
+        return project_for(request.user, project_id)[0]
     except Http404:
         services.flink_jobs_refusal_record(
             _requester(request), project_id[:64], job_ids, "no role in this project (or no such project)"
@@ -47,7 +47,9 @@ def _project_for_change(request: HttpRequest, project_id: str, job_ids=()) -> tu
 
 def _page_ids(request: HttpRequest) -> set[int]:
     """Ids of the rows shown on the operator's page: only those get swapped in place."""
-    return {int(v) for v in request.POST.getlist("page_ids") if v.isascii() and v.isdigit() and len(v) < 20}
+    return {
+        job_id for value in request.POST.getlist("page_ids") if (job_id := parse_job_id(value)) is not None
+    }
 
 
 def _render(request: HttpRequest, partial: str, context: dict, status: int = 200) -> HttpResponse:
@@ -118,13 +120,12 @@ def _select_across(request: HttpRequest) -> JobFilters | None:
 @require_POST
 def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
     """Step 1: what would be deleted, what is excluded and why, and the confirm button."""
-    project, role = _project_for_change(request, project_id, request.POST.getlist("job_ids")[:200])
+    project = _project_for_change(request, project_id, request.POST.getlist("job_ids")[:200])
     context = {"project": project, "page_ids": sorted(_page_ids(request))}
     try:
         plan = services.flink_jobs_delete_plan(
             requester=_requester(request),
             project=project,
-            role=role,
             job_ids=request.POST.getlist("job_ids"),
             select_across=_select_across(request),
         )
@@ -136,7 +137,7 @@ def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
 @require_POST
 def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
     """Step 2: delete what the signed confirmation lists; every selected row becomes a status row."""
-    project, role = _project_for_change(request, project_id)
+    project = _project_for_change(request, project_id)
     context = {"project": project, "page_ids": sorted(_page_ids(request))}
     token = request.POST.get("token", "")
     confirm_name = request.POST.get("confirm_name", "")
@@ -146,7 +147,6 @@ def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
         result = services.flink_jobs_delete(
             requester=_requester(request),
             project=project,
-            role=role,
             token=token,
             confirm_name=confirm_name,
         )
@@ -164,25 +164,19 @@ def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
 @require_POST
 def job_check(request: HttpRequest, project_id: str, job_id: str) -> HttpResponse:
     """'Check again' on an unknown row: read the job back from DLI and record what we learn."""
-    project, role = _project_for_change(request, project_id, [job_id])
-    if not may_delete_any(role):
-        services.flink_jobs_refusal_record(
-            _requester(request), project_id, [job_id], f"role {role} may not check"
-        )
-        raise PermissionDenied("Your role in this project does not allow this.")
+    project = _project_for_change(request, project_id, [job_id])
     try:
-        (job,) = services.parse_job_ids([job_id])
-        outcomes = services.flink_jobs_reconcile(
-            project_id=project.project_id, job_ids=[job], actor=request.user
-        )
+        outcomes = services.flink_job_check(requester=_requester(request), project=project, job_id=job_id)
     except services.SelectionError as exc:
         return _render(request, "action-error", {"project": project, "error": str(exc)}, status=400)
     except (DliError, DliNotConfigured) as exc:
         return _render(request, "action-error", {"project": project, "error": str(exc)}, status=502)
     if not outcomes:
         error = (
-            f"Job {job} has nothing to check now: either its delete is settled, or a batch that is "
+            f"Job {job_id} has nothing to check now: either its delete is settled, or a batch that is "
             "still running holds it (try again in a moment)."
         )
         return _render(request, "action-error", {"project": project, "error": error}, status=404)
-    return _render(request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [job]})
+    return _render(
+        request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id]}
+    )

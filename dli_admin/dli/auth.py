@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 import requests
 from requests.auth import AuthBase
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.dli.errors import DliError, ErrorCategory, error_from_reply, excerpt
 from dli_admin.dli.retry import transport_error
 from dli_admin.dli.sessions import session_for
@@ -56,7 +56,7 @@ class AkSkAuth(AuthBase):
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
         parts = urlsplit(r.url)
-        query = signing.canonical_query(parse_qsl(parts.query, keep_blank_values=True))
+        query = aksk.canonical_query(parse_qsl(parts.query, keep_blank_values=True))
         if query != parts.query:
             r.url = urlunsplit(parts._replace(query=query))
         body = r.body or b""
@@ -69,10 +69,10 @@ class AkSkAuth(AuthBase):
             r.headers["X-Project-Id"] = self._project_id
         r.headers.setdefault("Content-Type", "application/json")
         r.headers["Host"] = parts.netloc.rpartition("@")[2]  # sent as set, so signed as sent
-        r.headers["X-Sdk-Date"] = signing.sdk_date(self._clock())
+        r.headers["X-Sdk-Date"] = aksk.sdk_date(self._clock())
 
-        names = [name for name in signing.signed_header_names(r.headers) if name in SIGNED_HEADERS]
-        canonical = signing.canonical_request(
+        names = [name for name in aksk.signed_header_names(r.headers) if name in SIGNED_HEADERS]
+        canonical = aksk.canonical_request(
             method=r.method or "GET",
             path=parts.path or "/",
             query=query,
@@ -80,8 +80,8 @@ class AkSkAuth(AuthBase):
             signed_headers=names,
             body=body,
         )
-        sig = signing.signature(self._secret_key, signing.string_to_sign(canonical, r.headers["X-Sdk-Date"]))
-        r.headers["Authorization"] = signing.authorization_header(self._access_key, names, sig)
+        sig = aksk.signature(self._secret_key, aksk.string_to_sign(canonical, r.headers["X-Sdk-Date"]))
+        r.headers["Authorization"] = aksk.authorization_header(self._access_key, names, sig)
         return r
 
 

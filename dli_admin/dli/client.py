@@ -20,7 +20,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from requests.auth import AuthBase
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.dli.errors import (
     DliError,
     ErrorCategory,
@@ -29,7 +29,6 @@ from dli_admin.dli.errors import (
     redact,
     request_id_of,
 )
-from dli_admin.dli.models import ChunkOutcome, ChunkResult, DeleteReply, Job, JobPage, ReplyShape
 from dli_admin.dli.parsing import parse_batch_reply, parse_delete_reply, parse_job_detail, parse_job_page
 from dli_admin.dli.retry import (
     RETRYABLE_READ_STATUSES,
@@ -41,10 +40,11 @@ from dli_admin.dli.retry import (
     transport_error,
 )
 from dli_admin.dli.sessions import session_for
+from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, Job, JobPage, ReplyShape
 
 log = logging.getLogger("dli_admin.dli")
 
-PAGE_SIZE = 100  # DLI's maximum `limit`
+PAGE_LIMIT = 100  # DLI's maximum `limit`
 MAX_REPLY_BYTES = 32 * 1024 * 1024  # far above any real page; stops a runaway reply from filling memory
 _PROJECT_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # An IAM login that failed for these reasons reached nothing at DLI, so it may simply be tried again.
@@ -163,7 +163,7 @@ class DliClient:
         self,
         *,
         offset: int = 0,
-        limit: int = PAGE_SIZE,
+        limit: int = PAGE_LIMIT,
         status: str | None = None,
         name: str | None = None,
         queue_name: str | None = None,
@@ -175,8 +175,8 @@ class DliClient:
         """One page of jobs; `offset` counts records, `limit` is at most 100."""
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError("offset must be an integer >= 0")
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE:
-            raise ValueError(f"limit must be an integer from 1 to {PAGE_SIZE}")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT:
+            raise ValueError(f"limit must be an integer from 1 to {PAGE_LIMIT}")
         if order not in (None, "asc", "desc"):
             raise ValueError("order must be 'asc' or 'desc'")
         filters = {
@@ -190,14 +190,14 @@ class DliClient:
         }
         params = [("offset", offset), ("limit", limit)]
         params += [(key, value) for key, value in filters.items() if value is not None]
-        exchange = self._exchange("GET", self._base_path, query=signing.canonical_query(params), write=False)
+        exchange = self._exchange("GET", self._base_path, query=aksk.canonical_query(params), write=False)
         body = self._body_or_raise(exchange)
         try:
             return parse_job_page(body, offset=offset, limit=limit, status=exchange.status)
         except DliError as err:
             raise self._annotated(err, exchange) from None
 
-    def iter_jobs(
+    def iter_job_pages(
         self,
         *,
         status: str | None = None,
@@ -207,29 +207,32 @@ class DliClient:
         job_type: str | None = None,
         tags: Mapping[str, str] | str | None = None,
         order: str | None = None,
-    ) -> Iterator[Job]:
-        """Every matching job, a page of 100 at a time; never more than one page is held."""
+    ) -> Iterator[JobPage]:
+        """Every page of matching jobs, 100 at a time, one after another: dli-admin's one pager."""
         filters = dict(
             status=status,
             name=name,
             queue_name=queue_name,
             user_name=user_name,
             job_type=job_type,
+            tags=tags,
             order=order,
         )
         offset = 0
         while True:
-            page = self.list_jobs(offset=offset, limit=PAGE_SIZE, tags=tags, **filters)
-            jobs, total = page.jobs, page.total_count
-            del page  # so the next page is not fetched while this one is still referenced twice
-            if not jobs:
+            page = self.list_jobs(offset=offset, limit=PAGE_LIMIT, **filters)
+            if not page.jobs:
                 return
             # Advance by what came back, not by `limit`: a server capping pages lower must not skip jobs.
-            offset += len(jobs)
-            yield from jobs
-            del jobs
-            if offset >= total:
+            offset += len(page.jobs)
+            yield page
+            if offset >= page.total_count:
                 return
+
+    def iter_jobs(self, **filters) -> Iterator[Job]:
+        """Every matching job (filters as for iter_job_pages); never more than one page is held."""
+        for page in self.iter_job_pages(**filters):
+            yield from page.jobs
 
     def show_job(self, job_id: int) -> Job:
         """One job; a job that is gone raises DliError(category=NOT_FOUND) (DLI.16001 or DLI.0002)."""

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dli_admin.dli.errors import DliError, ErrorCategory, excerpt
-from dli_admin.dli.models import DeleteReply, Job, JobPage, ReplyShape
+from dli_admin.dli.types import DeleteReply, Job, JobPage, ReplyShape
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 

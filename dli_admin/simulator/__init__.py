@@ -8,5 +8,5 @@ It runs three ways:
 
 Modules: `server` (HTTP, auth, the Simulator class), `state` (the jobs), `seed` (the demo projects),
 `faults` (the fault switches), `credentials` (the public demo credentials it accepts).
-It needs no Django, and shares nothing with the DLI client but `dli_admin.signing`.
+It needs no Django, and shares nothing with the DLI client but `dli_admin.aksk`.
 """

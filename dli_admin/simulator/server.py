@@ -4,7 +4,7 @@ It serves the demo, training and the test suite with no cloud account: list, sho
 delete and batch stop of Flink jobs, IAM password tokens, AK/SK signature checks, and fault switches for
 every way a real endpoint misbehaves (see faults.py). Behaviour follows dli-admin's DLI API notes
 (dli-api.md); where DLI is not documented the code says UNCERTAIN.
-Standard library only, plus dli_admin.signing: no Django.
+Standard library only, plus dli_admin.aksk: no Django.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from dli_admin import signing
+from dli_admin import aksk
 
 from . import credentials
 from .faults import Fault, FaultBoard
@@ -487,9 +487,9 @@ class Simulator:
         if not raw_date:
             return "verify aksk signature fail, the X-Sdk-Date header is missing"
         try:
-            date = signing.parse_sdk_date(raw_date.strip())
+            date = aksk.parse_sdk_date(raw_date.strip())
         except ValueError:
-            return f"verify aksk signature fail, X-Sdk-Date is not in the format {signing.DATE_FORMAT}"
+            return f"verify aksk signature fail, X-Sdk-Date is not in the format {aksk.DATE_FORMAT}"
         # UNCERTAIN: the exact gateway wording; its FAQ shows this case under APIGW.0303.
         if abs(_utcnow() - date) > SDK_DATE_WINDOW:
             return (
@@ -498,15 +498,15 @@ class Simulator:
         names = signed.split(";")
         if any(name != name.lower() or name not in request.headers for name in names):
             return "verify aksk signature fail, a header named in SignedHeaders is not in the request"
-        canonical = signing.canonical_request(
+        canonical = aksk.canonical_request(
             method=request.method,
             path=request.path,
-            query=signing.canonical_query(parse_qsl(request.raw_query, keep_blank_values=True)),
+            query=aksk.canonical_query(parse_qsl(request.raw_query, keep_blank_values=True)),
             headers=request.headers,
             signed_headers=names,
             body=request.body,
         )
-        expected = signing.signature(self.secret_key, signing.string_to_sign(canonical, raw_date.strip()))
+        expected = aksk.signature(self.secret_key, aksk.string_to_sign(canonical, raw_date.strip()))
         if not hmac.compare_digest(expected, given):
             # Like the real gateway: show the server's canonical request, newlines as "|", to debug a signer.
             return "verify aksk signature fail, canonicalRequest: " + canonical.replace("\n", "|")

@@ -9,8 +9,9 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from playwright.sync_api import Page, expect
 
-from dli_admin.audit.services import AuditJob, AuditJobResult, audit_intent_record, audit_results_record
-from dli_admin.dashboard.models import DliProject, Grant
+from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.projects.jobs import JobRef
+from dli_admin.projects.models import DliProject, Grant
 
 pytestmark = pytest.mark.django_db(transaction=True)
 PASSWORD = "correct horse battery staple"
@@ -43,7 +44,7 @@ def _write_log() -> dict[str, uuid.UUID]:
             actor=olivia,
             project_id=project_id,
             project_name="Alpha" if project_id == ALPHA else "Beta",
-            jobs=[AuditJob(job_id, name, "job_cancel_success") for job_id, name, _ in jobs],
+            jobs=[JobRef(job_id, name, "job_cancel_success") for job_id, name, _ in jobs],
             client_ip="192.0.2.10",
             user_agent="Mozilla/5.0",
         )

@@ -8,10 +8,11 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from dli_admin.audit.management.commands import audit_reconcile
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
-from dli_admin.audit.services import AuditJob, AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.deletes.management.commands import audit_reconcile
+from dli_admin.projects.jobs import JobRef
 
 pytestmark = pytest.mark.django_db
 
@@ -35,7 +36,7 @@ def test_it_reads_unsettled_jobs_back_from_dli_and_appends_what_it_learns(simula
         project_id=pid,
         project_name=project_a.name,
         jobs=[
-            AuditJob(job_id, name, "job_cancel_success")
+            JobRef(job_id, name, "job_cancel_success")
             for job_id, name in [
                 (still_there, "rc-still-there"),
                 (gone, "rc-gone"),

@@ -26,13 +26,13 @@ from dli_admin.audit.chain import GENESIS, record_hash
 from dli_admin.audit.models import AuditImmutableError, AuditIntentJob, AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
 from dli_admin.audit.services import (
-    AuditJob,
     AuditJobResult,
     audit_intent_record,
     audit_refusal_record,
     audit_results_record,
     client_ip_for,
 )
+from dli_admin.projects.jobs import JobRef
 
 PROJECT = "a" * 32
 
@@ -48,7 +48,7 @@ def intent(actor=None, *, batch_id=None, jobs=((1, "etl-a", "job_finished"),), p
         actor=actor,
         project_id=project_id,
         project_name=extra.pop("project_name", "Project A"),
-        jobs=[AuditJob(*job) for job in jobs],
+        jobs=[JobRef(*job) for job in jobs],
         client_ip=extra.pop("client_ip", "192.0.2.10"),
         user_agent=extra.pop("user_agent", "Mozilla/5.0"),
     )
@@ -434,13 +434,14 @@ def test_concurrent_writers_keep_one_valid_chain(allow_audit_flush):
 WRITER = """
 import sys, time, uuid, django
 django.setup()
-from dli_admin.audit.services import AuditJob, AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.projects.jobs import JobRef
 n, rounds, start_at = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
 time.sleep(max(0.0, start_at - time.time()))  # all writers start together
 for i in range(rounds):
     batch = uuid.uuid4()
     audit_intent_record(batch_id=batch, actor=None, project_id="p", project_name="P",
-                        jobs=[AuditJob(n * 1000 + i, "j", "s")], client_ip="", user_agent="")
+                        jobs=[JobRef(n * 1000 + i, "j", "s")], client_ip="", user_agent="")
     audit_results_record(batch_id=batch, actor=None, project_id="p",
                          results=[AuditJobResult(n * 1000 + i, "j", "deleted")])
 """

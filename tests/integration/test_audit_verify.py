@@ -17,12 +17,12 @@ from django.db import connection
 from dli_admin.audit.chain import RECORD_FIELDS, record_hash
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import (
-    AuditJob,
     AuditJobResult,
     audit_intent_record,
     audit_refusal_record,
     audit_results_record,
 )
+from dli_admin.projects.jobs import JobRef
 
 pytestmark = pytest.mark.django_db
 PROJECT = "a" * 32
@@ -45,7 +45,7 @@ def chain():
             actor=None,
             project_id=PROJECT,
             project_name="A",
-            jobs=[AuditJob(job_id, f"job-{job_id}", "job_finished") for job_id in job_ids],
+            jobs=[JobRef(job_id, f"job-{job_id}", "job_finished") for job_id in job_ids],
             client_ip="192.0.2.1",
             user_agent="UA",
         )

@@ -15,15 +15,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from dli_admin.audit import services
-from dli_admin.audit.selectors import EXPORT_COLUMNS
+from dli_admin.audit.export import EXPORT_COLUMNS
 from dli_admin.audit.services import (
-    AuditJob,
     AuditJobResult,
     audit_intent_record,
     audit_refusal_record,
     audit_results_record,
 )
-from dli_admin.dashboard.models import DliProject, Grant
+from dli_admin.projects.jobs import JobRef
+from dli_admin.projects.models import DliProject, Grant
 
 pytestmark = pytest.mark.django_db
 A, B = "a" * 32, "b" * 32
@@ -61,7 +61,7 @@ def intent(actor, project_id: str, *jobs: tuple[int, str, str], **extra) -> uuid
         actor=actor,
         project_id=project_id,
         project_name={A: "Alpha", B: "Beta"}.get(project_id, ""),
-        jobs=[AuditJob(*job) for job in jobs],
+        jobs=[JobRef(*job) for job in jobs],
         client_ip=extra.get("client_ip", "192.0.2.10"),
         user_agent=extra.get("user_agent", "Mozilla/5.0 (X11)"),
     )

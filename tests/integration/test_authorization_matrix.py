@@ -14,9 +14,10 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from dli_admin.audit.models import AuditRecord
-from dli_admin.audit.services import AuditJob, audit_intent_record
-from dli_admin.dashboard import services
-from dli_admin.dashboard.models import DliProject
+from dli_admin.audit.services import audit_intent_record
+from dli_admin.deletes import services
+from dli_admin.projects.jobs import JobRef
+from dli_admin.projects.models import DliProject
 from dli_admin.simulator.seed import DEMO_PROJECTS
 from tests.authorization_matrix import ADMIN_LOGIN, ADMIN_SAMPLES, LOGIN, MATRIX, ROLES
 from tests.conftest import make_user
@@ -55,7 +56,7 @@ def world(simulator, project_a):
             actor=users["superuser"],
             project_id=project.project_id,
             project_name=project.name,
-            jobs=[AuditJob(unsettled, f"{scope}-unsettled", "job_finish")],
+            jobs=[JobRef(unsettled, f"{scope}-unsettled", "job_finish")],
             client_ip="127.0.0.1",
             user_agent="test",
         )
@@ -81,7 +82,6 @@ def request_for(world, name: str, scope: str, role: str):
             plan = services.flink_jobs_delete_plan(
                 requester=services.Requester(user=user),
                 project=project,
-                role="owner" if role == "superuser" else role,
                 job_ids=[str(job)],
             )
             data = {"token": plan.token}

@@ -14,7 +14,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dli_admin.dashboard import services
+from dli_admin.deletes import services
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}

@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from dli_admin.dashboard.models import DliProject, Grant
+from dli_admin.projects.models import DliProject, Grant
 
 pytestmark = pytest.mark.django_db
 PID = "0123456789abcdef0123456789abcdef"
@@ -65,7 +65,7 @@ def test_grant_and_revoke_explain_mistakes(args, message):
 
 
 def test_demo_setup_creates_one_user_per_role_and_reuses_them(settings, tmp_path, monkeypatch):
-    from dli_admin.dashboard.management.commands import demo_setup
+    from dli_admin.projects.management.commands import demo_setup
 
     settings.DLI_ENDPOINT = ""
     monkeypatch.setattr(demo_setup, "LOGINS_FILE", tmp_path / "demo-logins.txt")

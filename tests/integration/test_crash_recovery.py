@@ -15,8 +15,8 @@ from django.db import connection
 
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
-from dli_admin.dashboard import services
-from dli_admin.dashboard.models import JobClaim
+from dli_admin.deletes import services
+from dli_admin.deletes.models import JobClaim
 from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,12 +26,11 @@ WORKER = """
 import django
 django.setup()
 from django.contrib.auth import get_user_model
-from dli_admin.dashboard import services
-from dli_admin.dashboard.models import DliProject
+from dli_admin.deletes import services
+from dli_admin.projects.models import DliProject
 services.flink_jobs_delete(
     requester=services.Requester(user=get_user_model().objects.get(pk={user})),
     project=DliProject.objects.get(pk={project}),
-    role="operator",
     token={token!r},
 )
 """
@@ -64,7 +63,6 @@ def test_a_worker_killed_during_a_delete_is_settled_by_reconcile(simulator, proj
     token = services.flink_jobs_delete_plan(
         requester=services.Requester(user=operator),
         project=project_a,
-        role="operator",
         job_ids=[str(i) for i in ids],
     ).token
     simulator.set_fault(pid, "latency", 3.0, ops={"batch_delete"})  # DLI holds the delete

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_admin.dashboard.dli import DliNotConfigured, dli_client_for
+from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 
 pytestmark = pytest.mark.django_db
 

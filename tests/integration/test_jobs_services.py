@@ -10,9 +10,9 @@ from django.db import connection
 
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
-from dli_admin.dashboard import services
-from dli_admin.dashboard.models import JobClaim, Role
-from dli_admin.dashboard.services import Requester, SelectionError
+from dli_admin.deletes import services
+from dli_admin.deletes.models import JobClaim
+from dli_admin.deletes.services import Requester, SelectionError
 
 pytestmark = pytest.mark.django_db
 
@@ -21,21 +21,19 @@ def add_jobs(simulator, project, count, status="job_cancel_success", prefix="cle
     return [simulator.add_job(project.project_id, name=f"{prefix}-{n}", status=status) for n in range(count)]
 
 
-def plan(user, project, role, ids, **kwargs):
+def plan(user, project, ids, **kwargs):
     return services.flink_jobs_delete_plan(
         requester=Requester(user=user, client_ip="127.0.0.1"),
         project=project,
-        role=role,
         job_ids=[str(i) for i in ids],
         **kwargs,
     )
 
 
-def delete(user, project, role, token, confirm_name=""):
+def delete(user, project, token, confirm_name=""):
     return services.flink_jobs_delete(
         requester=Requester(user=user, client_ip="127.0.0.1"),
         project=project,
-        role=role,
         token=token,
         confirm_name=confirm_name,
     )
@@ -80,7 +78,7 @@ class TestPlan:
     ):
         stopped = add_jobs(simulator, project_a, 2)
         running = add_jobs(simulator, project_a, 1, status="job_running")
-        result = plan(operator, project_a, Role.OPERATOR, stopped + running)
+        result = plan(operator, project_a, stopped + running)
         assert [j.job_id for j in result.eligible] == stopped
         assert [(j.job_id, j.excluded_because) for j in result.excluded] == [
             (running[0], "needs owner: the job is active")
@@ -90,18 +88,18 @@ class TestPlan:
 
     def test_an_owner_may_delete_active_jobs_but_must_type_the_name(self, simulator, project_a, owner):
         running = add_jobs(simulator, project_a, 1, status="job_running")
-        result = plan(owner, project_a, Role.OWNER, running)
+        result = plan(owner, project_a, running)
         assert [j.job_id for j in result.eligible] == running
         assert result.needs_name is True
 
     def test_a_large_batch_needs_the_name(self, simulator, project_a, operator, settings):
         settings.DLI_CONFIRM_NAME_THRESHOLD = 2
-        assert plan(operator, project_a, Role.OPERATOR, add_jobs(simulator, project_a, 3)).needs_name
+        assert plan(operator, project_a, add_jobs(simulator, project_a, 3)).needs_name
 
     def test_it_refuses_a_viewer_and_audits_the_refusal(self, simulator, project_a, viewer):
         ids = add_jobs(simulator, project_a, 1)
         with pytest.raises(PermissionDenied):
-            plan(viewer, project_a, Role.VIEWER, ids)
+            plan(viewer, project_a, ids)
         assert simulator.requests() == []
         (refusal,) = AuditRecord.objects.filter(kind="refusal")
         assert refusal.actor_username == viewer.username and refusal.refused_job_ids == [str(ids[0])]
@@ -113,7 +111,7 @@ class TestPlan:
         mine = add_jobs(simulator, project_a, 2)
         theirs = add_jobs(simulator, project_b, 1)
         with pytest.raises(SelectionError, match="not jobs of"):
-            plan(operator, project_a, Role.OPERATOR, mine + theirs)
+            plan(operator, project_a, mine + theirs)
         assert simulator.requests(op="batch_delete") == []
 
     def test_select_across_expands_the_filter_up_to_the_ceiling(
@@ -121,19 +119,17 @@ class TestPlan:
     ):
         ids = add_jobs(simulator, project_a, 5, prefix="zz-unique-sweep")
         filters = services.JobFilters(name="zz-unique-sweep")
-        result = plan(operator, project_a, Role.OPERATOR, [], select_across=filters)
+        result = plan(operator, project_a, [], select_across=filters)
         assert sorted(j.job_id for j in result.jobs) == sorted(ids)
         settings.DLI_MAX_BATCH = 4
         with pytest.raises(SelectionError, match="5 jobs match; at most 4"):
-            plan(operator, project_a, Role.OPERATOR, [], select_across=filters)
+            plan(operator, project_a, [], select_across=filters)
 
 
 class TestDelete:
     def test_it_deletes_and_confirms_each_job_by_reading_it_back(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 3)
-        result = delete(
-            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
-        )
+        result = delete(operator, project_a, plan(operator, project_a, ids).token)
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
         assert all(simulator.job(project_a.project_id, i) is None for i in ids)
         assert len(simulator.requests(op="batch_delete")) == 1
@@ -142,17 +138,15 @@ class TestDelete:
     def test_it_sends_chunks_of_the_batch_size(self, simulator, project_a, operator, settings):
         settings.DLI_BATCH_SIZE = 2
         ids = add_jobs(simulator, project_a, 5)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
-        result = delete(operator, project_a, Role.OPERATOR, token, confirm_name="")
+        token = plan(operator, project_a, ids).token
+        result = delete(operator, project_a, token, confirm_name="")
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
         assert [len(r.job_ids) for r in simulator.requests(op="batch_delete")] == [2, 2, 1]
 
     def test_it_reports_a_job_dli_refused_as_failed_with_dlis_message(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 3)
         simulator.set_fault(project_a.project_id, "fail_ids", [ids[1]])
-        result = delete(
-            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
-        )
+        result = delete(operator, project_a, plan(operator, project_a, ids).token)
         assert outcomes(result) == {ids[0]: "deleted", ids[1]: "failed", ids[2]: "deleted"}
         failed = next(r for r in result.results if r.outcome == "failed")
         assert "locked" in failed.message
@@ -172,9 +166,7 @@ class TestDelete:
         ids = add_jobs(simulator, project_a, 1)
         simulator.set_fault(project_a.project_id, "fail_ids", ids)
         monkeypatch.setattr(dli_client, "parse_batch_reply", says_ok)
-        result = delete(
-            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
-        )
+        result = delete(operator, project_a, plan(operator, project_a, ids).token)
         assert outcomes(result) == {ids[0]: "failed"}
         assert result.results[0].message == "ok"
 
@@ -192,9 +184,7 @@ class TestDelete:
     def test_every_reply_shape_is_settled_by_read_back(self, simulator, project_a, operator, fault):
         ids = add_jobs(simulator, project_a, 3)
         simulator.set_fault(project_a.project_id, fault[0], fault[1], ops={"batch_delete"})
-        result = delete(
-            operator, project_a, Role.OPERATOR, plan(operator, project_a, Role.OPERATOR, ids).token
-        )
+        result = delete(operator, project_a, plan(operator, project_a, ids).token)
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
 
     def test_a_timeout_after_the_delete_is_settled_as_deleted_and_never_resent(
@@ -202,17 +192,17 @@ class TestDelete:
     ):
         settings.DLI_TIMEOUT = 1.5
         ids = add_jobs(simulator, project_a, 2)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        token = plan(operator, project_a, ids).token
         simulator.set_fault(project_a.project_id, "slow_reply", 3.0, ops={"batch_delete"})
-        result = delete(operator, project_a, Role.OPERATOR, token)
+        result = delete(operator, project_a, token)
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
         assert len(simulator.requests(op="batch_delete")) == 1
 
     def test_an_ambiguous_failure_with_the_job_still_there_is_unknown(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 1)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        token = plan(operator, project_a, ids).token
         simulator.set_fault(project_a.project_id, "server_error", 500, ops={"batch_delete"})
-        result = delete(operator, project_a, Role.OPERATOR, token)
+        result = delete(operator, project_a, token)
         assert outcomes(result) == {ids[0]: "unknown"}
         assert [u.job_id for u in audit_unsettled_jobs(project_id=project_a.project_id)] == ids
         # "Check again" settles it: the job is still there, so it was not deleted.
@@ -222,58 +212,58 @@ class TestDelete:
 
     def test_a_replayed_confirmation_sends_nothing(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 2)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
-        delete(operator, project_a, Role.OPERATOR, token)
+        token = plan(operator, project_a, ids).token
+        delete(operator, project_a, token)
         simulator.clear_requests()
-        again = delete(operator, project_a, Role.OPERATOR, token)
+        again = delete(operator, project_a, token)
         assert outcomes(again) == dict.fromkeys(ids, "skipped")
         assert simulator.requests(op="batch_delete") == []
 
     def test_a_job_that_changed_since_confirmation_is_skipped(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 2)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        token = plan(operator, project_a, ids).token
         simulator.set_job_status(project_a.project_id, ids[0], "job_running")
-        result = delete(operator, project_a, Role.OPERATOR, token)
+        result = delete(operator, project_a, token)
         assert outcomes(result) == {ids[0]: "skipped", ids[1]: "deleted"}
         assert "changed since you confirmed" in result.results[0].message
         assert simulator.job(project_a.project_id, ids[0]) is not None
 
     def test_a_forged_confirmation_is_refused(self, simulator, project_a, operator):
         with pytest.raises(SelectionError, match="not valid"):
-            delete(operator, project_a, Role.OPERATOR, "forged:token")
+            delete(operator, project_a, "forged:token")
         assert simulator.requests() == []
 
     def test_a_confirmation_for_another_user_is_refused(self, simulator, project_a, operator, owner):
-        token = plan(owner, project_a, Role.OWNER, add_jobs(simulator, project_a, 1)).token
+        token = plan(owner, project_a, add_jobs(simulator, project_a, 1)).token
         with pytest.raises(SelectionError, match="another project or user"):
-            delete(operator, project_a, Role.OPERATOR, token)
+            delete(operator, project_a, token)
         assert simulator.requests(op="batch_delete") == []
 
     def test_the_project_name_must_be_typed_for_active_jobs(self, simulator, project_a, owner):
         ids = add_jobs(simulator, project_a, 1, status="job_running")
-        token = plan(owner, project_a, Role.OWNER, ids).token
+        token = plan(owner, project_a, ids).token
         with pytest.raises(services.NameMismatch):
-            delete(owner, project_a, Role.OWNER, token, confirm_name="wrong")
+            delete(owner, project_a, token, confirm_name="wrong")
         assert simulator.requests(op="batch_delete") == []
-        result = delete(owner, project_a, Role.OWNER, token, confirm_name=project_a.name)
+        result = delete(owner, project_a, token, confirm_name=project_a.name)
         assert outcomes(result) == {ids[0]: "deleted"}
 
     def test_throttling_is_retried_and_reported_only_when_retries_run_out(
         self, simulator, project_a, operator
     ):
         ids = add_jobs(simulator, project_a, 1)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        token = plan(operator, project_a, ids).token
         simulator.set_fault(project_a.project_id, "throttle", 1, ops={"batch_delete"}, count=1)
-        assert outcomes(delete(operator, project_a, Role.OPERATOR, token)) == {ids[0]: "deleted"}
+        assert outcomes(delete(operator, project_a, token)) == {ids[0]: "deleted"}
         assert len(simulator.requests(op="batch_delete")) == 2
 
     def test_bad_credentials_fail_every_job_and_say_to_fix_the_configuration(
         self, simulator, project_a, operator
     ):
         ids = add_jobs(simulator, project_a, 2)
-        token = plan(operator, project_a, Role.OPERATOR, ids).token
+        token = plan(operator, project_a, ids).token
         simulator.set_fault(project_a.project_id, "auth_fail", True, ops={"batch_delete"})
-        result = delete(operator, project_a, Role.OPERATOR, token)
+        result = delete(operator, project_a, token)
         assert outcomes(result) == dict.fromkeys(ids, "failed")
         assert "credentials" in result.results[0].message
         assert len(simulator.requests(op="batch_delete")) == 1
@@ -283,22 +273,22 @@ class TestDelete:
 def test_two_overlapping_batches_never_both_delete_a_job(simulator, project_a, operator, owner):
     """Each job is claimed for the duration of its delete; the second batch skips what the first holds."""
     ids = add_jobs(simulator, project_a, 6)
-    token_1 = plan(operator, project_a, Role.OPERATOR, ids[:4]).token
-    token_2 = plan(owner, project_a, Role.OWNER, ids[2:]).token
+    token_1 = plan(operator, project_a, ids[:4]).token
+    token_2 = plan(owner, project_a, ids[2:]).token
     simulator.set_fault(project_a.project_id, "latency", 0.4, ops={"batch_delete"})
     results, errors = {}, []
 
-    def run(name, user, role, token):
+    def run(name, user, token):
         try:
-            results[name] = delete(user, project_a, role, token)
+            results[name] = delete(user, project_a, token)
         except Exception as error:  # pragma: no cover - reported below
             errors.append(error)
         finally:
             connection.close()
 
     threads = [
-        threading.Thread(target=run, args=("one", operator, Role.OPERATOR, token_1)),
-        threading.Thread(target=run, args=("two", owner, Role.OWNER, token_2)),
+        threading.Thread(target=run, args=("one", operator, token_1)),
+        threading.Thread(target=run, args=("two", owner, token_2)),
     ]
     for thread in threads:
         thread.start()

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN
 from dli_admin.simulator.seed import DEMO_PROJECTS, NEVER_STARTED, build_seed
 from dli_admin.simulator.server import Simulator, embedded
@@ -62,16 +62,16 @@ def sign(
 ) -> tuple[str, dict[str, str]]:
     """The URL to send and the headers of an SDK-HMAC-SHA256 signed request, as the official SDK makes it."""
     target = urlsplit(url)
-    headers = {"Content-Type": "application/json", "Host": target.netloc, "X-Sdk-Date": signing.sdk_date(now)}
+    headers = {"Content-Type": "application/json", "Host": target.netloc, "X-Sdk-Date": aksk.sdk_date(now)}
     if project_id:
         headers["X-Project-Id"] = project_id
-    query = signing.canonical_query(params)
-    names = signing.signed_header_names(headers)
-    canonical = signing.canonical_request(
+    query = aksk.canonical_query(params)
+    names = aksk.signed_header_names(headers)
+    canonical = aksk.canonical_request(
         method=method, path=target.path, query=query, headers=headers, signed_headers=names, body=body
     )
-    sig = signing.signature(secret_key, signing.string_to_sign(canonical, headers["X-Sdk-Date"]))
-    headers["Authorization"] = signing.authorization_header(access_key, names, sig)
+    sig = aksk.signature(secret_key, aksk.string_to_sign(canonical, headers["X-Sdk-Date"]))
+    headers["Authorization"] = aksk.authorization_header(access_key, names, sig)
     return url + (f"?{query}" if query else ""), headers
 
 
@@ -97,7 +97,7 @@ class Dli:
         url = f"{self.simulator.url}/v1.0/{self.project_id}/streaming/jobs{suffix}"
         data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
         if self.token is not None:
-            query = signing.canonical_query((params or {}).items())
+            query = aksk.canonical_query((params or {}).items())
             headers = {"Content-Type": "application/json", "X-Auth-Token": self.token}
             return self.session.request(
                 method, url + (f"?{query}" if query else ""), headers=headers, data=data, timeout=timeout

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.simulator import server
 from dli_admin.simulator.credentials import (
     DEMO_ACCESS_KEY,
@@ -79,7 +79,7 @@ def test_a_correctly_signed_request_passes(simulator):
 @pytest.mark.parametrize("vector", DLI_VECTORS, ids=[v["title"] for v in DLI_VECTORS])
 def test_it_accepts_every_sdk_signing_vector(vector, monkeypatch):
     # Replays the official SDK's exact bytes (Host, date, body, Authorization) with the vector's own keys.
-    monkeypatch.setattr(server, "_utcnow", lambda: signing.parse_sdk_date(vector["headers"]["X-Sdk-Date"]))
+    monkeypatch.setattr(server, "_utcnow", lambda: aksk.parse_sdk_date(vector["headers"]["X-Sdk-Date"]))
     with Simulator(port=0, access_key=vector["ak"], secret_key=vector["sk"]) as simulator:
         headers = {
             **vector["headers"],

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.dli import AkSkAuth, DliError, ErrorCategory, IamPasswordAuth, TokenAuth
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "dli-signing-vectors.json").read_text())
@@ -19,7 +19,7 @@ AK, SK = VECTORS[0]["ak"], VECTORS[0]["sk"]
 
 
 def frozen(date: str):
-    return lambda: signing.parse_sdk_date(date)
+    return lambda: aksk.parse_sdk_date(date)
 
 
 def prepare(vector: dict, query: str) -> requests.PreparedRequest:
@@ -33,7 +33,7 @@ def prepare(vector: dict, query: str) -> requests.PreparedRequest:
 
 @pytest.mark.parametrize("vector", VECTORS, ids=[v["title"] for v in VECTORS])
 def test_it_signs_each_sdk_vector_byte_for_byte(vector):
-    prepared = prepare(vector, signing.canonical_query(vector["query"]))
+    prepared = prepare(vector, aksk.canonical_query(vector["query"]))
 
     assert prepared.headers["Authorization"] == vector["expected"]["authorization"]
     assert prepared.path_url == vector["expected"]["uri_sent"]
@@ -70,7 +70,7 @@ def test_it_signs_only_the_headers_it_knows_and_sets_json_and_the_project():
 def test_it_dates_each_request_with_the_clock_in_utc():
     prepared = requests.Request("GET", "https://h/p", auth=AkSkAuth(AK, SK)).prepare()
 
-    sent = signing.parse_sdk_date(prepared.headers["X-Sdk-Date"])
+    sent = aksk.parse_sdk_date(prepared.headers["X-Sdk-Date"])
     assert abs(sent.timestamp() - time.time()) < 5
 
 

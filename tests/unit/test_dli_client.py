@@ -28,7 +28,7 @@ from urllib3.exceptions import (
 )
 from urllib3.exceptions import SSLError as Urllib3SSLError
 
-from dli_admin import signing
+from dli_admin import aksk
 from dli_admin.dli import (
     AkSkAuth,
     ChunkOutcome,
@@ -598,15 +598,15 @@ def server_accepts(prepared: requests.PreparedRequest) -> bool:
     """Verify a prepared request as the gateway does: from the raw query on the wire."""
     parts = urlsplit(prepared.url)
     names = prepared.headers["Authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
-    canonical = signing.canonical_request(
+    canonical = aksk.canonical_request(
         method=prepared.method,
         path=parts.path,
-        query=signing.canonical_query(parse_qsl(parts.query, keep_blank_values=True)),
+        query=aksk.canonical_query(parse_qsl(parts.query, keep_blank_values=True)),
         headers={name.lower(): value for name, value in prepared.headers.items()},
         signed_headers=names,
         body=prepared.body or b"",
     )
-    expected = signing.signature(SK, signing.string_to_sign(canonical, prepared.headers["X-Sdk-Date"]))
+    expected = aksk.signature(SK, aksk.string_to_sign(canonical, prepared.headers["X-Sdk-Date"]))
     return prepared.headers["Authorization"].endswith(f"Signature={expected}")
 
 
@@ -628,7 +628,7 @@ def test_the_signed_query_is_exactly_the_query_on_the_wire(name, queue, user, ta
     prepared, _ = script.sent[0]
     wire = urlsplit(prepared.url).query
     # The gateway re-canonicalises what it received: it must find the very string that was sent...
-    assert signing.canonical_query(parse_qsl(wire, keep_blank_values=True)) == wire
+    assert aksk.canonical_query(parse_qsl(wire, keep_blank_values=True)) == wire
     # ...every value must arrive intact...
     received = dict(parse_qsl(wire, keep_blank_values=True))
     assert (received["name"], received["queue_name"], received["user_name"]) == (name, queue, user)

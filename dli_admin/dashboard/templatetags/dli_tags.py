@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from django import template
 
-from dli_admin.dashboard import statuses
+from dli_admin.projects import statuses
 
 register = template.Library()
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dli_admin.audit.selectors import ChainBroken, audit_chain_verify
+from dli_admin.audit.chain import ChainBroken
+from dli_admin.audit.selectors import audit_chain_verify
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from dli_admin.dashboard.models import PROJECT_ROLES, DliProject, Grant, Role
+from dli_admin.projects.models import PROJECT_ROLES, DliProject, Grant, Role
 
 
 def parse_grant(options) -> tuple:

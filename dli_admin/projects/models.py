@@ -18,6 +18,7 @@ class DliProject(models.Model):
     region = models.CharField(max_length=40, blank=True, help_text="A label only, e.g. eu-de.")
 
     class Meta:
+        db_table = "dashboard_dliproject"  # made by the dashboard app, which held these models first
         ordering = ["name"]
         verbose_name = "DLI project"
 
@@ -47,6 +48,7 @@ class Grant(models.Model):
     granted_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
+        db_table = "dashboard_grant"
         constraints = [
             models.CheckConstraint(
                 condition=(models.Q(role=Role.AUDITOR, project__isnull=True))
@@ -62,18 +64,3 @@ class Grant(models.Model):
     def __str__(self) -> str:
         where = self.project.name if self.project else "all projects"
         return f"{self.user} is {self.role} of {where}"
-
-
-class JobClaim(models.Model):
-    """A job being deleted right now; the unique row stops two batches deleting it at once."""
-
-    project = models.ForeignKey(DliProject, on_delete=models.CASCADE)
-    job_id = models.BigIntegerField()
-    batch_id = models.UUIDField()
-    claimed_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        constraints = [models.UniqueConstraint(fields=["project", "job_id"], name="job_claim_unique")]
-
-    def __str__(self) -> str:
-        return f"job {self.job_id} claimed by batch {self.batch_id}"

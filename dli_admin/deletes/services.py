@@ -2,17 +2,16 @@
 
 Flow: plan (validate the selection against DLI, decide who may delete what, sign what the operator
 saw) -> confirm (check the signature, write the audit intent, re-read, claim, delete in chunks,
-settle each job by reading it back, write the results, release the claims).
+settle each job by reading it back (settling.py), write the results, release the claims).
+Every entry point finds the caller's role itself, from the user and the project.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 
 from django.conf import settings
 from django.core import signing
@@ -20,30 +19,27 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
-from dli_admin.audit.selectors import audit_unsettled_jobs
+from dli_admin.audit.models import AuditOutcome
 from dli_admin.audit.services import (
-    AuditJob,
     AuditJobResult,
     audit_intent_record,
     audit_refusal_record,
     audit_results_record,
 )
-from dli_admin.dli import ChunkOutcome, ChunkResult, DliClient, DliError, ErrorCategory, ReplyShape
+from dli_admin.dli import DliClient, DliError
+from dli_admin.projects.connections import dli_client_for
+from dli_admin.projects.jobs import JobRef, parse_job_id
+from dli_admin.projects.models import DliProject, Role
+from dli_admin.projects.permissions import can_delete, may_delete_any, project_role
+from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
+from dli_admin.projects.statuses import ACTIVE_STATUSES, status_label
 
-from .dli import dli_client_for
-from .models import DliProject, JobClaim, Role
-from .permissions import can_delete, may_delete_any
-from .selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
-from .statuses import ACTIVE_STATUSES, status_label
+from .models import CLAIM_TTL, JobClaim
+from .settling import flink_jobs_delete_and_settle, flink_jobs_reconcile
 
-MAX_JOB_ID = 2**63 - 1  # DLI job ids are Java longs
-JOB_ID_PATTERN = re.compile(r"[0-9]{1,19}")  # ASCII only: int() would also take " 7" and Arabic-Indic digits
 CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
 CONFIRMATION_MAX_AGE = 15 * 60  # seconds a confirmation stays valid
-CLAIM_TTL = timedelta(minutes=30)  # a claim older than this belongs to a process that died
-
-DELETED, FAILED, UNKNOWN, SKIPPED = "deleted", "failed", "unknown", "skipped"
-OUTCOMES = (DELETED, FAILED, UNKNOWN, SKIPPED)
+SKIPPED, UNKNOWN = AuditOutcome.SKIPPED, AuditOutcome.UNKNOWN
 
 
 class SelectionError(Exception):
@@ -68,15 +64,8 @@ class Requester:
 
 
 @dataclass(frozen=True)
-class PlannedJob:
-    job_id: int
-    name: str
-    status: str
+class PlannedJob(JobRef):
     excluded_because: str = ""  # empty: will be deleted
-
-    @property
-    def status_label(self) -> str:
-        return status_label(self.status)
 
 
 @dataclass(frozen=True)
@@ -113,7 +102,7 @@ class DeleteResult:
     @property
     def counts(self) -> dict[str, int]:
         counts = Counter(result.outcome for result in self.results)
-        return {outcome: counts[outcome] for outcome in OUTCOMES if counts[outcome]}
+        return {outcome: counts[outcome] for outcome in AuditOutcome.values if counts[outcome]}
 
     @property
     def summary(self) -> str:
@@ -127,11 +116,12 @@ def parse_job_ids(values: Sequence[str], *, ceiling: int | None = None) -> list[
         raise SelectionError("Select at least one job.")
     if len(values) > ceiling:
         raise SelectionError(f"{len(values)} jobs were selected; at most {ceiling} can be deleted at once.")
-    malformed = [value for value in values if not JOB_ID_PATTERN.fullmatch(value) or int(value) > MAX_JOB_ID]
+    parsed = [parse_job_id(value) for value in values]
+    malformed = [value for value, job_id in zip(values, parsed, strict=True) if job_id is None]
     if malformed:
-        shown = ", ".join(repr(value[:24]) for value in malformed[:5])
+        shown = ", ".join(repr(str(value)[:24]) for value in malformed[:5])
         raise SelectionError(f"These are not DLI job ids: {shown}. Nothing was deleted.")
-    ids = [int(value) for value in values]
+    ids = [job_id for job_id in parsed if job_id is not None]
     repeated = sorted(job_id for job_id, count in Counter(ids).items() if count > 1)
     if repeated:
         shown = ", ".join(str(job_id) for job_id in repeated[:5])
@@ -152,11 +142,17 @@ def flink_jobs_refusal_record(
     )
 
 
-def _require_delete_role(requester: Requester, project: DliProject, role: Role | None, job_ids) -> None:
-    if not may_delete_any(role):
-        reason = f"role {role or 'none'} may not delete jobs in this project"
-        flink_jobs_refusal_record(requester, project.project_id, job_ids, reason)
-        raise PermissionDenied("Your role in this project does not allow deleting jobs.")
+def _require_delete_role(
+    requester: Requester, project: DliProject, job_ids, action: str = "delete jobs in this project"
+) -> Role:
+    """The requester's role in the project, if it may delete there; otherwise audited and refused."""
+    role = project_role(requester.user, project)
+    if role is None or not may_delete_any(role):
+        flink_jobs_refusal_record(
+            requester, project.project_id, job_ids, f"role {role or 'none'} may not {action}"
+        )
+        raise PermissionDenied(f"Your role in this project does not allow this: {action}.")
+    return role
 
 
 def _name_reasons(jobs: Iterable[PlannedJob]) -> list[str]:
@@ -178,7 +174,6 @@ def flink_jobs_delete_plan(
     *,
     requester: Requester,
     project: DliProject,
-    role: Role | None,
     job_ids: Sequence[str] = (),
     select_across: JobFilters | None = None,
     client: DliClient | None = None,
@@ -188,7 +183,7 @@ def flink_jobs_delete_plan(
     `job_ids` are the raw form values; `select_across` instead takes every job matching a filter.
     Raises PermissionDenied, SelectionError or DliError; sends nothing but reads to DLI.
     """
-    _require_delete_role(requester, project, role, job_ids)
+    role = _require_delete_role(requester, project, job_ids)
     client = client or dli_client_for(project)
     if select_across is not None:
         try:
@@ -240,13 +235,11 @@ def flink_jobs_delete_plan(
     return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned))
 
 
-def _exclusion(role: Role | None, status: str) -> str:
+def _exclusion(role: Role, status: str) -> str:
     return "" if can_delete(role, status) else "needs owner: the job is active"
 
 
-def _load_confirmation(
-    requester: Requester, project: DliProject, role: Role | None, token: str
-) -> list[PlannedJob]:
+def _load_confirmation(requester: Requester, project: DliProject, role: Role, token: str) -> list[PlannedJob]:
     try:
         payload = signing.loads(token, salt=CONFIRMATION_SALT, max_age=CONFIRMATION_MAX_AGE)
     except signing.SignatureExpired:
@@ -273,13 +266,12 @@ def flink_jobs_delete(
     *,
     requester: Requester,
     project: DliProject,
-    role: Role | None,
     token: str,
     confirm_name: str = "",
     client: DliClient | None = None,
 ) -> DeleteResult:
     """Delete the jobs of a signed confirmation and settle the fate of each one."""
-    _require_delete_role(requester, project, role, [])
+    role = _require_delete_role(requester, project, [])
     confirmed = _load_confirmation(requester, project, role, token)
     if _needs_name(confirmed) and confirm_name.strip() != project.name:
         plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
@@ -292,7 +284,7 @@ def flink_jobs_delete(
         actor=requester.user,
         project_id=project.project_id,
         project_name=project.name,
-        jobs=[AuditJob(job_id=job.job_id, name=job.name, status=job.status) for job in confirmed],
+        jobs=confirmed,
         client_ip=requester.client_ip,
         user_agent=requester.user_agent,
     )
@@ -317,7 +309,7 @@ def flink_jobs_delete(
         to_check = [job for job in wanted if job.job_id in claimed]
         to_delete = _recheck(client, role, to_check, skip) if to_check else []
         if to_delete:
-            results.update(_delete_and_settle(client, to_delete))
+            results.update(flink_jobs_delete_and_settle(client, to_delete))
     except Exception as error:
         # Whatever broke, the audit must say these jobs' fate is unknown (reconcile settles them later).
         interrupted = [
@@ -341,7 +333,7 @@ def flink_jobs_delete(
     return DeleteResult(batch_id=batch_id, results=ordered)
 
 
-def _recheck(client: DliClient, role: Role | None, jobs: list[PlannedJob], skip) -> list[PlannedJob]:
+def _recheck(client: DliClient, role: Role, jobs: list[PlannedJob], skip) -> list[PlannedJob]:
     """The jobs that are still as the operator confirmed them; the others are skipped with the reason."""
     try:
         now = flink_jobs_read(client=client, job_ids=[job.job_id for job in jobs])
@@ -376,141 +368,11 @@ def _claim(project: DliProject, job_ids: list[int], batch_id: uuid.UUID) -> set[
     return set(JobClaim.objects.filter(batch_id=batch_id).values_list("job_id", flat=True))
 
 
-def _provably_untouched(chunk: ChunkResult) -> bool:
-    """Refusals that happen before DLI acts: auth, permissions, throttling, no connection, not sent."""
-    untouched = {ErrorCategory.AUTH, ErrorCategory.FORBIDDEN, ErrorCategory.THROTTLED, ErrorCategory.NETWORK}
-    return chunk.attempts == 0 or (chunk.error is not None and chunk.error.category in untouched)
+def flink_job_check(*, requester: Requester, project: DliProject, job_id: str) -> list[AuditJobResult]:
+    """ "Check again" on an unknown job: read it back from DLI and record what is learnt.
 
-
-def _refusal_message(error: DliError | None) -> str:
-    if error is None:
-        return "DLI refused the request"
-    if error.category == ErrorCategory.THROTTLED:
-        return "throttled by DLI: its rate limit held after every retry; try again in a minute"
-    if error.category == ErrorCategory.AUTH:
-        return (
-            f"DLI rejected dli-admin's credentials ({error.code or error.status}): fix the DLI configuration"
-        )
-    return str(error)
-
-
-def _delete_and_settle(client: DliClient, jobs: list[PlannedJob]) -> dict[int, AuditJobResult]:
-    """Send the deletes in chunks, then read back every job DLI may have deleted to learn its fate."""
-    by_id = {job.job_id: job for job in jobs}
-    chunks: list[ChunkResult] = list(client.iter_batch_delete(list(by_id)))
-    settled: dict[int, AuditJobResult] = {}
-    # job id -> (its chunk, what went wrong by DLI's answer; None when DLI said it deleted the job)
-    to_read: dict[int, tuple[ChunkResult, str | None]] = {}
-
-    for chunk in chunks:
-        for job_id in chunk.job_ids:
-            if chunk.outcome == ChunkOutcome.REFUSED and _provably_untouched(chunk):
-                settled[job_id] = _result(by_id[job_id], chunk, FAILED, _refusal_message(chunk.error))
-            elif chunk.outcome == ChunkOutcome.REFUSED:
-                # A 400 for a whole batch: DLI may still have deleted some ids (undocumented), so read back.
-                to_read[job_id] = (chunk, _refusal_message(chunk.error))
-            elif chunk.outcome == ChunkOutcome.REPLIED and chunk.shape == ReplyShape.PER_ID:
-                reply = chunk.reply_for(job_id)
-                to_read[job_id] = (chunk, None if reply.is_success else reply.message or "DLI said it failed")
-            elif chunk.outcome == ChunkOutcome.REPLIED:
-                to_read[job_id] = (chunk, f"DLI's reply could not be matched to each job ({chunk.shape})")
-            else:
-                to_read[job_id] = (chunk, f"DLI's answer was ambiguous: {chunk.error}")
-
-    read = flink_jobs_read(client=client, job_ids=to_read) if to_read else None
-    for job_id, (chunk, problem) in to_read.items():
-        job = by_id[job_id]
-        if job_id in read.gone:
-            settled[job_id] = _result(
-                job, chunk, DELETED, "" if problem is None else "confirmed gone by read-back"
-            )
-        elif job_id in read.found:
-            if chunk.outcome == ChunkOutcome.AMBIGUOUS:
-                # DLI may still be working on it; only a later read can tell.
-                settled[job_id] = _result(job, chunk, UNKNOWN, f"{problem}; the job still exists for now")
-            elif problem is None:
-                settled[job_id] = _result(job, chunk, UNKNOWN, "DLI said deleted, but still lists the job")
-            else:
-                settled[job_id] = _result(job, chunk, FAILED, problem)
-        else:
-            settled[job_id] = _result(
-                job,
-                chunk,
-                UNKNOWN,
-                f"{problem or 'DLI said deleted'}; reading it back failed: {read.unknown.get(job_id, '')}",
-            )
-    return settled
-
-
-def _result(job: PlannedJob, chunk: ChunkResult, outcome: str, message: str) -> AuditJobResult:
-    error = chunk.error
-    return AuditJobResult(
-        job_id=job.job_id,
-        name=job.name,
-        outcome=outcome,
-        message=message,
-        error_code=(error.code or "") if error else "",
-        dli_request_id=chunk.request_id or (error.request_id if error and error.request_id else "") or "",
-        attempts=chunk.attempts,
-        duration_ms=int(chunk.duration * 1000),
-    )
-
-
-def _live_claims() -> set[tuple[uuid.UUID, int]]:
-    recent = JobClaim.objects.filter(claimed_at__gte=timezone.now() - CLAIM_TTL)
-    return set(recent.values_list("batch_id", "job_id"))
-
-
-def flink_jobs_held_unsettled(*, project_id: str | None = None) -> int:
-    """Unsettled jobs that a batch still claims: it may be running now, so reconciling leaves them alone."""
-    live = _live_claims()
-    return sum((job.batch_id, job.job_id) in live for job in audit_unsettled_jobs(project_id=project_id))
-
-
-def _reconciled_fate(read, job_id: int) -> tuple[str, str]:
-    if job_id in read.gone:
-        return DELETED, "confirmed gone by a later read-back"
-    if job_id in read.found:
-        status = status_label(read.found[job_id].status)
-        return FAILED, f"the job still exists in DLI ({status}): it was not deleted"
-    return UNKNOWN, f"still unknown: {read.unknown.get(job_id, '')}"
-
-
-def flink_jobs_reconcile(
-    *,
-    project_id: str | None = None,
-    job_ids: Iterable[int] | None = None,
-    actor=None,
-    include_claimed: bool = False,
-) -> list[AuditJobResult]:
-    """Settle jobs whose fate the audit log does not know (a crash, or DLI was ambiguous) by reading them.
-
-    Appends a result per job (never edits earlier records). Used by `audit_reconcile` and "check again".
-    Jobs still claimed by their batch are left alone (it may be running) unless `include_claimed`: for
-    a batch whose process is known to be gone; their claims are released once settled.
+    Empty when there is nothing to check: its delete is settled, or a running batch still holds it.
     """
-    unsettled = audit_unsettled_jobs(project_id=project_id, job_ids=job_ids)
-    if not include_claimed:
-        live = _live_claims()
-        unsettled = [job for job in unsettled if (job.batch_id, job.job_id) not in live]
-    by_batch: dict[tuple[str, uuid.UUID], list] = defaultdict(list)
-    for job in unsettled:
-        by_batch[(job.project_id, job.batch_id)].append(job)
-    settled: list[AuditJobResult] = []
-    projects = {p.project_id: p for p in DliProject.objects.filter(project_id__in={k[0] for k in by_batch})}
-    for (batch_project_id, batch_id), jobs in by_batch.items():
-        project = projects.get(batch_project_id)
-        if project is None:
-            continue  # the project was removed from dli-admin: nothing to read it with
-        read = flink_jobs_read(client=dli_client_for(project), job_ids=[job.job_id for job in jobs])
-        results = [
-            AuditJobResult(job_id=job.job_id, name=job.name, outcome=outcome, message=message)
-            for job in jobs
-            for outcome, message in [_reconciled_fate(read, job.job_id)]
-        ]
-        audit_results_record(
-            batch_id=batch_id, actor=actor, project_id=batch_project_id, results=results, source="reconcile"
-        )
-        JobClaim.objects.filter(batch_id=batch_id, job_id__in=[job.job_id for job in jobs]).delete()
-        settled += results
-    return settled
+    _require_delete_role(requester, project, [job_id], action="check jobs in this project")
+    (job,) = parse_job_ids([job_id])
+    return flink_jobs_reconcile(project_id=project.project_id, job_ids=[job], actor=requester.user)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from dli_admin.dashboard.models import Grant
+from dli_admin.projects.models import Grant
 
 from .grant import add_grant_arguments, parse_grant
 

@@ -5,8 +5,8 @@ from collections import Counter
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from dli_admin.dashboard.models import project_id_validator
-from dli_admin.dashboard.services import flink_jobs_held_unsettled, flink_jobs_reconcile
+from dli_admin.deletes.settling import flink_jobs_held_unsettled, flink_jobs_reconcile
+from dli_admin.projects.models import project_id_validator
 
 # How each outcome reads in the summary: reconciling reads the job back, so "failed" means it is still there.
 LABELS = {

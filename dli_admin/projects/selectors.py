@@ -1,4 +1,4 @@
-"""Reads from DLI for the jobs pages: one list call per page, filter expansion, and job read-back."""
+"""A project's jobs read from DLI: one list call per page, a filter's every job, and job read-back."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dli_admin.dli import DliClient, DliError, ErrorCategory, Job
+from dli_admin.dli import PAGE_LIMIT, DliClient, DliError, ErrorCategory, Job
 
 PAGE_SIZES = (10, 20, 50, 100)
-DLI_PAGE_LIMIT = 100  # DLI's cap on `limit`
 READ_CONCURRENCY = 4  # parallel read-back calls: fast, yet gentle on DLI's rate limits
 
 
@@ -75,17 +74,11 @@ class TooManyJobs(Exception):
 
 def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int) -> list[Job]:
     """Every job matching the filter ("select all M"), paging DLI; refuses above the ceiling."""
-    first = client.list_jobs(offset=0, limit=DLI_PAGE_LIMIT, **filters.client_kwargs())
-    if first.total_count > ceiling:
-        raise TooManyJobs(first.total_count, ceiling)
-    jobs = {job.job_id: job for job in first.jobs}
-    offset = DLI_PAGE_LIMIT
-    while offset < first.total_count:
-        page = client.list_jobs(offset=offset, limit=DLI_PAGE_LIMIT, **filters.client_kwargs())
-        if not page.jobs:
-            break
+    jobs: dict[int, Job] = {}
+    for page in client.iter_job_pages(**filters.client_kwargs()):
+        if page.total_count > ceiling:
+            raise TooManyJobs(page.total_count, ceiling)
         jobs.update((job.job_id, job) for job in page.jobs)
-        offset += DLI_PAGE_LIMIT
     if len(jobs) > ceiling:  # jobs were created while we paged
         raise TooManyJobs(len(jobs), ceiling)
     return list(jobs.values())
@@ -113,11 +106,11 @@ def flink_jobs_read(*, client: DliClient, job_ids: Iterable[int]) -> ReadBack:
         return result
     if len(wanted) > 2:
         try:
-            first = client.list_jobs(offset=0, limit=DLI_PAGE_LIMIT)
+            first = client.list_jobs(offset=0, limit=PAGE_LIMIT)
             result.calls += 1
         except DliError:
             first = None  # fall back to one GET per job, which reports per-job failures
-        if first is not None and math.ceil(first.total_count / DLI_PAGE_LIMIT) - 1 < len(wanted):
+        if first is not None and math.ceil(first.total_count / PAGE_LIMIT) - 1 < len(wanted):
             _read_by_listing(client, wanted, first, result)
             return result
     _read_one_by_one(client, wanted, result)
@@ -125,11 +118,11 @@ def flink_jobs_read(*, client: DliClient, job_ids: Iterable[int]) -> ReadBack:
 
 
 def _read_by_listing(client: DliClient, wanted: set[int], first, result: ReadBack) -> None:
-    offsets = range(DLI_PAGE_LIMIT, first.total_count, DLI_PAGE_LIMIT)
+    offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
     pages = [first]
     try:
         with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
-            pages += pool.map(lambda offset: client.list_jobs(offset=offset, limit=DLI_PAGE_LIMIT), offsets)
+            pages += pool.map(lambda offset: client.list_jobs(offset=offset, limit=PAGE_LIMIT), offsets)
     except DliError:
         _read_one_by_one(client, wanted, result)  # a page failed: settle each job on its own
         return

@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
-from dli_admin.dashboard.models import DliProject, Grant, Role
+from dli_admin.projects.models import DliProject, Grant, Role
 from dli_admin.simulator.seed import DEMO_PROJECTS
 
 LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"

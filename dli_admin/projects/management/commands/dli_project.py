@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from dli_admin.dashboard.models import DliProject
+from dli_admin.projects.models import DliProject
 
 
 class Command(BaseCommand):

@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class ProjectsConfig(AppConfig):
+    name = "dli_admin.projects"
+    label = "projects"
+    verbose_name = "DLI projects and roles"
