@@ -17,8 +17,8 @@ from django.views.decorators.vary import vary_on_headers
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import audit_project_ids
 
-from .forms import AuditFilterForm
 from .export import EXPORT_COLUMNS, audit_export_rows
+from .forms import AuditFilterForm
 from .selectors import audit_batch_page, audit_batch_read
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

@@ -1,6 +1,5 @@
 from django.db import migrations
 
-
 MOVED = {"dliproject": "projects", "grant": "projects", "jobclaim": "deletes"}
 
 
