@@ -147,5 +147,3 @@ def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -
     if line is not None:
         raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
     return ChainStatus(records=seq, job_lines=line_count, head_seq=seq, head_hash=prev_hash), found_expected
-
-

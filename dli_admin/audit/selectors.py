@@ -101,7 +101,6 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
     return status
 
 
-
 # --- Review pages ---------------------------------------------------------------------------------
 
 REFUSED = "refused"  # the outcome filter's name for refusals
