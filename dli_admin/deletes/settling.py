@@ -1,6 +1,6 @@
 """How dli-admin decides what became of each job: right after its delete, and later by reconcile.
 
-DLI's batch reply carries no job ids (dli-api.md §1), so a reply alone never decides: every job DLI
+DLI's batch reply carries no job ids (docs/dli-api.md §1), so a reply alone never decides: every job DLI
 may have deleted is read back. The two fate rules below differ on purpose and sit side by side:
 - right after a delete (`flink_jobs_delete_and_settle`), a job that still exists after an ambiguous
   answer is "unknown": DLI may still be working on it;

@@ -55,7 +55,7 @@ class AkSkAuth(AuthBase):
         return (self._access_key, self._secret_key)
 
     def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
-        parts = urlsplit(r.url)
+        parts = urlsplit(str(r.url))
         query = aksk.canonical_query(parse_qsl(parts.query, keep_blank_values=True))
         if query != parts.query:
             r.url = urlunsplit(parts._replace(query=query))

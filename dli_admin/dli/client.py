@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import batched
+from typing import Any
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -188,7 +189,7 @@ class DliClient:
             "tags": None if tags is None else _tags(tags),
             "order": order,
         }
-        params = [("offset", offset), ("limit", limit)]
+        params: list[tuple[str, str | int]] = [("offset", offset), ("limit", limit)]
         params += [(key, value) for key, value in filters.items() if value is not None]
         exchange = self._exchange("GET", self._base_path, query=aksk.canonical_query(params), write=False)
         body = self._body_or_raise(exchange)
@@ -209,18 +210,19 @@ class DliClient:
         order: str | None = None,
     ) -> Iterator[JobPage]:
         """Every page of matching jobs, 100 at a time, one after another: dli-admin's one pager."""
-        filters = dict(
-            status=status,
-            name=name,
-            queue_name=queue_name,
-            user_name=user_name,
-            job_type=job_type,
-            tags=tags,
-            order=order,
-        )
         offset = 0
         while True:
-            page = self.list_jobs(offset=offset, limit=PAGE_LIMIT, **filters)
+            page = self.list_jobs(
+                offset=offset,
+                limit=PAGE_LIMIT,
+                status=status,
+                name=name,
+                queue_name=queue_name,
+                user_name=user_name,
+                job_type=job_type,
+                tags=tags,
+                order=order,
+            )
             if not page.jobs:
                 return
             # Advance by what came back, not by `limit`: a server capping pages lower must not skip jobs.
@@ -229,7 +231,7 @@ class DliClient:
             if offset >= page.total_count:
                 return
 
-    def iter_jobs(self, **filters) -> Iterator[Job]:
+    def iter_jobs(self, **filters: Any) -> Iterator[Job]:
         """Every matching job (filters as for iter_job_pages); never more than one page is held."""
         for page in self.iter_job_pages(**filters):
             yield from page.jobs
@@ -283,7 +285,7 @@ class DliClient:
         extra = {"trigger_savepoint": bool(trigger_savepoint)}
         return list(self._batches("stop", _check_ids(job_ids), extra))
 
-    def _batches(self, action: str, ids: list[int], extra: dict) -> Iterator[ChunkResult]:
+    def _batches(self, action: str, ids: list[int], extra: Mapping[str, object]) -> Iterator[ChunkResult]:
         stopped_by: DliError | None = None
         for chunk in batched(ids, self.batch_size):
             if stopped_by is not None:
@@ -304,7 +306,7 @@ class DliClient:
                 )
             yield result
 
-    def _send_chunk(self, action: str, chunk: tuple[int, ...], extra: dict) -> ChunkResult:
+    def _send_chunk(self, action: str, chunk: tuple[int, ...], extra: Mapping[str, object]) -> ChunkResult:
         body = json.dumps({"job_ids": list(chunk), **extra}).encode("utf-8")
         exchange = self._exchange("POST", f"{self._base_path}/{action}", body=body, write=True)
         if exchange.error is None:
@@ -347,7 +349,9 @@ class DliClient:
 
     # --- the exchange: one call with its retries ---------------------------------------------------
 
-    def _exchange(self, method: str, path: str, *, query: str = "", body: bytes | None = None, write: bool):
+    def _exchange(
+        self, method: str, path: str, *, query: str = "", body: bytes | None = None, write: bool
+    ) -> _Exchange:
         """Send a call until it succeeds, fails for good, or the rules forbid another try.
 
         write=True is a delete or stop: sent again only if it never left this machine, or on a 429.
@@ -359,7 +363,7 @@ class DliClient:
         sends = tries = 0
         refreshed = False
 
-        def finish(**fields) -> _Exchange:
+        def finish(**fields: Any) -> _Exchange:
             return _Exchange(sends=sends, duration=self._clock() - started, **fields)
 
         while True:
@@ -370,12 +374,13 @@ class DliClient:
 
             try:
                 prepared = self._prepare(method, url, body)
-            except DliError as err:  # the IAM login failed: nothing went to DLI
-                self._log(method, shown, f"not sent ({err.category.value})", None, tries, attempt_started)
-                if err.category in _LOGIN_RETRYABLE and (pause := self._pause(tries, None, deadline_at)):
+            except DliError as login_failed:  # the IAM login failed: nothing went to DLI
+                category = login_failed.category
+                self._log(method, shown, f"not sent ({category.value})", None, tries, attempt_started)
+                if category in _LOGIN_RETRYABLE and (pause := self._pause(tries, None, deadline_at)):
                     self._sleep(pause)
                     continue
-                return finish(error=err)
+                return finish(error=login_failed)
 
             try:
                 response = self._session.send(
@@ -387,8 +392,8 @@ class DliClient:
             except requests.RequestException as exc:
                 sent = not never_sent(exc)
                 sends += sent
-                err = transport_error(exc, read_timeout=timeout[1], secrets=self._secrets())
-                self._log(method, shown, err.category.value, None, tries, attempt_started)
+                lost = transport_error(exc, read_timeout=timeout[1], secrets=self._secrets())
+                self._log(method, shown, lost.category.value, None, tries, attempt_started)
                 if (
                     not hopeless(exc)
                     and not (write and sent)
@@ -396,7 +401,7 @@ class DliClient:
                 ):
                     self._sleep(pause)
                     continue
-                return finish(error=self._gave_up(err, tries), outcome_unknown=sent)
+                return finish(error=self._gave_up(lost, tries), outcome_unknown=sent)
 
             sends += 1
             status = response.status_code
@@ -419,7 +424,7 @@ class DliClient:
                     continue
                 return finish(status=status, request_id=request_id, error=broken, outcome_unknown=True)
 
-            err = error_from_reply(status, response.headers, content, secrets=self._secrets())
+            refusal = error_from_reply(status, response.headers, content, secrets=self._secrets())
             if status == 401 and not refreshed and getattr(self._auth, "refreshable", False):
                 # The cached IAM token was revoked or expired early: log in again and retry, once.
                 refreshed = True
@@ -436,7 +441,7 @@ class DliClient:
                 status=status,
                 body=content,
                 request_id=request_id,
-                error=self._gave_up(err, tries),
+                error=self._gave_up(refusal, tries),
                 outcome_unknown=not 400 <= status < 500,
             )
 

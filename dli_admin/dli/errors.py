@@ -99,7 +99,8 @@ class DliError(Exception):
             f"request_id={self.request_id!r}, message={self.message!r})"
         )
 
-    def __reduce__(self):  # keep the keyword fields when pickled (e.g. across processes)
+    def __reduce__(self) -> tuple[object, tuple[object, ...]]:
+        # keep the keyword fields when pickled (e.g. across processes)
         fields = (
             self.category,
             self.message,
@@ -112,7 +113,15 @@ class DliError(Exception):
         return (_rebuild, fields)
 
 
-def _rebuild(category, message, status, code, request_id, advice, service) -> DliError:
+def _rebuild(
+    category: ErrorCategory,
+    message: str,
+    status: int | None,
+    code: str | None,
+    request_id: str | None,
+    advice: str,
+    service: str,
+) -> DliError:
     return DliError(
         category, message, status=status, code=code, request_id=request_id, advice=advice, service=service
     )

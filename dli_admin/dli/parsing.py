@@ -57,7 +57,7 @@ def _int(value: object, field: str) -> int:
     raise _Bad(f"{field} is not an integer")
 
 
-def _text(job: dict, field: str) -> str:
+def _text(job: dict[str, Any], field: str) -> str:
     value = job.get(field)
     if value is None:
         return ""
@@ -68,7 +68,7 @@ def _text(job: dict, field: str) -> str:
     raise _Bad(f"{field} is not text")
 
 
-def _epoch_ms(job: dict, field: str) -> datetime | None:
+def _epoch_ms(job: dict[str, Any], field: str) -> datetime | None:
     value = job.get(field)
     if value is None:
         return None
@@ -114,7 +114,7 @@ def parse_job(job: object) -> Job:
     )
 
 
-def _envelope(body: bytes) -> dict:
+def _envelope(body: bytes) -> dict[str, Any]:
     """The {is_success, message, ...} object around a list or show reply."""
     document = load_json(body)
     if not isinstance(document, dict):

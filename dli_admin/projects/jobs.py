@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .statuses import status_label
 
-MAX_JOB_ID = 2**63 - 1  # DLI job ids are Java longs (dli-api.md §1)
+MAX_JOB_ID = 2**63 - 1  # DLI job ids are Java longs (docs/dli-api.md §1)
 _JOB_ID = re.compile(r"[0-9]{1,19}")  # ASCII only: int() would also take " 7" and Arabic-Indic digits
 
 

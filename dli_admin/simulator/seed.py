@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Any
 
-# The 14 status values of DLI's Flink job API (dli-api.md §4), each with a realistic weight.
+# The 14 status values of DLI's Flink job API (docs/dli-api.md §4), each with a realistic weight.
 STATUS_WEIGHTS: Mapping[str, float] = MappingProxyType(
     {
         "job_init": 12,

@@ -3,7 +3,7 @@
 It serves the demo, training and the test suite with no cloud account: list, show, delete one, batch
 delete and batch stop of Flink jobs, IAM password tokens, AK/SK signature checks, and fault switches for
 every way a real endpoint misbehaves (see faults.py). Behaviour follows dli-admin's DLI API notes
-(dli-api.md); where DLI is not documented the code says UNCERTAIN.
+(docs/dli-api.md); where DLI is not documented the code says UNCERTAIN.
 Standard library only, plus dli_admin.aksk: no Django.
 """
 
@@ -42,7 +42,7 @@ from .state import JobStore, ParameterError, StopOutcome, parse_list_query, rend
 log = logging.getLogger(__name__)
 
 DEFAULT_STOP_DELAY = 0.5  # seconds a stopped job stays job_canceling
-DEFAULT_TOKEN_TTL = 24 * 3600.0  # IAM tokens live 24 hours (dli-api.md §6a)
+DEFAULT_TOKEN_TTL = 24 * 3600.0  # IAM tokens live 24 hours (docs/dli-api.md §6a)
 SDK_DATE_WINDOW = timedelta(minutes=15)
 MAX_BODY = 12 * 1024 * 1024  # the gateway's limit for AK/SK-signed bodies
 LOG_LIMIT = 100_000  # requests kept in the in-memory log; a demo may run for days
@@ -710,7 +710,8 @@ def _locked(job_id: int) -> str:
 
 
 def _doc_example(message: str, *, array: bool) -> bytes:
-    # The documented delete example verbatim, trailing comma included: not valid JSON (dli-api.md §1, §3).
+    # The documented delete example verbatim, trailing comma included: not valid JSON
+    # (docs/dli-api.md §1, §3).
     # A stop gets the same shape with its own message, so a client meets the same parse failure there.
     body = '{\n    "is_success": "true",\n    "message": "' + message + '",\n}'
     return (f"[{body}]" if array else body).encode()

@@ -17,7 +17,7 @@ from typing import Any
 
 from .seed import JOB_TYPES, NEVER_STARTED, STATUSES, Seed
 
-# The fields of a jobs[] entry in a list reply (show_detail=false), dli-api.md §2.
+# The fields of a jobs[] entry in a list reply (show_detail=false), docs/dli-api.md §2.
 # UNCERTAIN: the doc says user_name, duration and root_id are "valid only when show_detail=false";
 # whether DLI then omits them is not known, so they are always sent.
 SUMMARY_FIELDS = (

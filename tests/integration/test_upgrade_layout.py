@@ -1,0 +1,89 @@
+"""A database made before the projects/deletes apps existed upgrades without losing a record."""
+
+from __future__ import annotations
+
+import uuid
+from io import StringIO
+
+import pytest
+from django.contrib.contenttypes.models import ContentType
+from django.core.management import call_command
+from django.db import connection
+from django.db.migrations.executor import MigrationExecutor
+
+from dli_admin.audit.models import AuditIntentJob, AuditRecord
+from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.deletes.models import JobClaim
+from dli_admin.projects.jobs import JobRef
+from dli_admin.projects.models import DliProject, Grant
+
+# The newest migrations of the layout before the move: every model of projects and deletes was in dashboard.
+BEFORE_THE_MOVE = [("dashboard", "0001_initial"), ("projects", None), ("deletes", None)]
+
+
+def migrate(targets) -> None:
+    executor = MigrationExecutor(connection)
+    executor.migrate(targets)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_of_the_old_layout_keeps_every_project_grant_claim_and_audit_record(django_user_model):
+    migrate(BEFORE_THE_MOVE)
+    old = MigrationExecutor(connection).loader.project_state([("dashboard", "0001_initial")]).apps
+    OldProject, OldGrant, OldClaim = (
+        old.get_model("dashboard", name) for name in ("DliProject", "Grant", "JobClaim")
+    )
+    ContentType.objects.filter(app_label__in=["projects", "deletes"]).delete()
+    for model in ("dliproject", "grant", "jobclaim"):
+        ContentType.objects.get_or_create(app_label="dashboard", model=model)
+
+    alice = django_user_model.objects.create_user("alice")
+    project = OldProject.objects.create(project_id="a" * 32, name="alpha", region="eu-de")
+    OldProject.objects.create(project_id="b" * 32, name="beta")
+    OldGrant.objects.create(user_id=alice.pk, project_id=project.pk, role="operator")
+    OldGrant.objects.create(user_id=alice.pk, project_id=None, role="auditor")
+    batch = uuid.uuid4()
+    OldClaim.objects.create(project_id=project.pk, job_id=7, batch_id=batch)
+    audit_intent_record(
+        batch_id=batch,
+        actor=alice,
+        project_id=project.project_id,
+        project_name=project.name,
+        jobs=[JobRef(7, "etl", "job_finish"), JobRef(8, "etl-2", "job_finish")],
+        client_ip="127.0.0.1",
+        user_agent="test",
+    )
+    audit_results_record(
+        batch_id=batch,
+        actor=alice,
+        project_id=project.project_id,
+        results=[AuditJobResult(8, "etl-2", "deleted")],
+    )
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    assert sorted(DliProject.objects.values_list("name", flat=True)) == ["alpha", "beta"]
+    assert sorted(Grant.objects.values_list("user__username", "role", "project__name")) == [
+        ("alice", "auditor", None),
+        ("alice", "operator", "alpha"),
+    ]
+    assert list(JobClaim.objects.values_list("project__name", "job_id", "batch_id")) == [("alpha", 7, batch)]
+    assert (AuditRecord.objects.count(), AuditIntentJob.objects.count()) == (2, 2)
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "audit chain OK: 2 records" in out.getvalue()
+    moved = ContentType.objects.filter(model__in=["dliproject", "grant", "jobclaim"])
+    assert sorted(moved.values_list("app_label", "model")) == [
+        ("deletes", "jobclaim"),
+        ("projects", "dliproject"),
+        ("projects", "grant"),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_move_can_be_undone_without_losing_a_row(project_a, operator):
+    migrate(BEFORE_THE_MOVE)
+    old = MigrationExecutor(connection).loader.project_state([("dashboard", "0001_initial")]).apps
+    assert old.get_model("dashboard", "Grant").objects.filter(user_id=operator.pk).count() == 2
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+    assert Grant.objects.filter(user=operator).count() == 2
