@@ -1,7 +1,21 @@
 """Fixtures shared by every test: the embedded DLI simulator on a real loopback socket, and a cast of users.
 
-The cast: `operator` may delete in project A but only view project B; `viewer` views A; `owner` owns A;
-`auditor` reads every audit log; `outsider` has no role; `superuser` may do everything.
+One fixed cast, used by every test: a username means the same roles everywhere. Project A is `project_a`
+(DEMO_PROJECTS[0]), project B is `project_b` (DEMO_PROJECTS[1]). Every user's password is
+tests.helpers.PASSWORD.
+
+    fixture     username  roles
+    ----------  --------  ---------------------------------------
+    operator    olivia    operator of A, viewer of B
+    viewer      victor    viewer of A
+    owner       oscar     owner of A, viewer of B
+    owner_b     bob       owner of B
+    auditor     aud       auditor (reads every project's audit log)
+    outsider    mallory   no role
+    superuser   root      superuser (and staff)
+
+A test that needs some other set of roles makes its own user under a name that is not in this table,
+and says why.
 """
 
 from __future__ import annotations
@@ -10,10 +24,10 @@ import os
 
 import pytest
 
+from tests.helpers import make_user
+
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-PASSWORD = "correct horse battery staple"
 
 
 def pytest_configure(config):
@@ -71,19 +85,6 @@ def project_b(db):
     return DliProject.objects.create(project_id=DEMO_PROJECTS[1].id, name=DEMO_PROJECTS[1].name)
 
 
-def make_user(username: str, *grants, superuser: bool = False):
-    from django.contrib.auth import get_user_model
-
-    from dli_admin.projects.models import Grant
-
-    user = get_user_model().objects.create_user(
-        username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
-    )
-    for role, project in grants:
-        Grant.objects.create(user=user, role=role, project=project)
-    return user
-
-
 @pytest.fixture
 def operator(project_a, project_b):
     return make_user("olivia", ("operator", project_a), ("viewer", project_b))
@@ -95,8 +96,13 @@ def viewer(project_a):
 
 
 @pytest.fixture
-def owner(project_a):
-    return make_user("oscar", ("owner", project_a))
+def owner(project_a, project_b):
+    return make_user("oscar", ("owner", project_a), ("viewer", project_b))
+
+
+@pytest.fixture
+def owner_b(project_b):
+    return make_user("bob", ("owner", project_b))
 
 
 @pytest.fixture

@@ -9,21 +9,17 @@ from django.contrib.sessions.backends.db import SessionStore
 from playwright.sync_api import Page, expect
 
 from dli_admin.accounts.middleware import LAST_ACTIVITY
+from tests.helpers import PASSWORD
 
-PASSWORD = "correct horse battery staple"
-
-
-@pytest.fixture
-def alice(transactional_db, django_user_model):
-    return django_user_model.objects.create_user("alice", password=PASSWORD)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def log_in(page: Page, live_server) -> None:
+def log_in(page: Page, live_server, user) -> None:
     page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
-    expect(page.locator(".who")).to_have_text("alice")
+    expect(page.locator(".who")).to_have_text(user.username)
 
 
 def settle(page: Page) -> None:
@@ -31,20 +27,20 @@ def settle(page: Page) -> None:
     page.evaluate("() => new Promise((resolve) => setTimeout(resolve, 100))")  # let reports arrive
 
 
-def test_the_login_page_and_the_home_page_have_no_csp_violations(page, live_server, alice, csp_violations):
+def test_the_login_page_and_the_home_page_have_no_csp_violations(page, live_server, outsider, csp_violations):
     page.goto(f"{live_server.url}/accounts/login/")
     expect(page.get_by_role("heading", name="Log in to dli-admin")).to_be_visible()
     settle(page)
     assert csp_violations == []
 
-    log_in(page, live_server)
+    log_in(page, live_server, outsider)
     assert page.url == f"{live_server.url}/"
     settle(page)
     assert csp_violations == []
 
 
-def test_htmx_runs_with_our_config_and_injects_no_inline_style(page, live_server, alice, csp_violations):
-    log_in(page, live_server)
+def test_htmx_runs_with_our_config_and_injects_no_inline_style(page, live_server, outsider, csp_violations):
+    log_in(page, live_server, outsider)
     settle(page)
     config = page.evaluate(
         "() => [htmx.config.allowEval, htmx.config.includeIndicatorStyles, htmx.config.historyCacheSize]"
@@ -54,7 +50,7 @@ def test_htmx_runs_with_our_config_and_injects_no_inline_style(page, live_server
     assert csp_violations == []
 
 
-def test_the_helper_does_see_a_violation(page, live_server, alice, csp_violations):
+def test_the_helper_does_see_a_violation(page, live_server, outsider, csp_violations):
     page.goto(f"{live_server.url}/accounts/login/")
     page.evaluate(
         """() => {
@@ -68,8 +64,8 @@ def test_the_helper_does_see_a_violation(page, live_server, alice, csp_violation
     assert any("script-src" in v for v in csp_violations)
 
 
-def test_an_idle_session_sends_an_htmx_page_to_the_login_page(page, live_server, alice, csp_violations):
-    log_in(page, live_server)
+def test_an_idle_session_sends_an_htmx_page_to_the_login_page(page, live_server, outsider, csp_violations):
+    log_in(page, live_server, outsider)
     # An htmx button like the job pages' ones, aimed at a page that needs a login.
     page.evaluate(
         """() => {

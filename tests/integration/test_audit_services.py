@@ -15,7 +15,6 @@ from types import SimpleNamespace
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
 from django.test import RequestFactory
@@ -35,10 +34,6 @@ from dli_admin.audit.services import (
 from dli_admin.projects.jobs import JobRef
 
 PROJECT = "a" * 32
-
-
-def make_user(username: str = "olivia", **extra):
-    return get_user_model().objects.create_user(username, password="correct horse battery staple", **extra)
 
 
 def intent(actor=None, *, batch_id=None, jobs=((1, "etl-a", "job_finished"),), project_id=PROJECT, **extra):
@@ -84,10 +79,9 @@ def allow_audit_flush(transactional_db):
 
 
 @pytest.mark.django_db
-def test_an_intent_records_every_job_the_actor_and_where_from():
-    user = make_user()
+def test_an_intent_records_every_job_the_actor_and_where_from(operator):
     batch_id = intent(
-        user,
+        operator,
         jobs=[(11, "etl-a", "job_finished"), (12, "etl-b", "job_running")],
         client_ip="192.0.2.10",
         user_agent="Mozilla/5.0 " + "x" * 500,
@@ -95,7 +89,7 @@ def test_an_intent_records_every_job_the_actor_and_where_from():
 
     record = AuditRecord.objects.get()
     assert (record.seq, record.kind, record.batch_id) == (1, "intent", batch_id)
-    assert (record.actor_id, record.actor_username) == (user.pk, "olivia")
+    assert (record.actor_id, record.actor_username) == (operator.pk, "olivia")
     assert (record.project_id, record.project_name) == (PROJECT, "Project A")
     assert record.client_ip == "192.0.2.10"
     assert len(record.user_agent) == 300
@@ -111,12 +105,11 @@ def test_an_intent_records_every_job_the_actor_and_where_from():
 
 
 @pytest.mark.django_db
-def test_results_are_one_record_per_job_chained_after_the_intent():
-    user = make_user()
-    batch_id = intent(user, jobs=[(11, "etl-a", "job_finished"), (12, "etl-b", "job_finished")])
+def test_results_are_one_record_per_job_chained_after_the_intent(operator):
+    batch_id = intent(operator, jobs=[(11, "etl-a", "job_finished"), (12, "etl-b", "job_finished")])
     audit_results_record(
         batch_id=batch_id,
-        actor=user,
+        actor=operator,
         project_id=PROJECT,
         results=[
             AuditJobResult(11, "etl-a", "deleted", dli_request_id="req-1", attempts=1, duration_ms=80),
@@ -194,7 +187,7 @@ def test_results_with_an_unknown_outcome_or_source_are_refused(outcome, source):
 
 
 @pytest.mark.django_db
-def test_no_credentials_cookies_or_session_ids_are_stored(settings):
+def test_no_credentials_cookies_or_session_ids_are_stored(settings, operator):
     settings.DLI_ADMIN_CLIENT_IP_HEADER = "X-Forwarded-For"
     request = RequestFactory().get(
         "/",
@@ -204,7 +197,7 @@ def test_no_credentials_cookies_or_session_ids_are_stored(settings):
         HTTP_AUTHORIZATION="Bearer TOKEN-SECRET",
         HTTP_USER_AGENT="Mozilla/5.0",
     )
-    intent(make_user(), client_ip=client_ip_for(request), user_agent=request.headers["User-Agent"])
+    intent(operator, client_ip=client_ip_for(request), user_agent=request.headers["User-Agent"])
 
     stored = " ".join(str(value) for value in AuditRecord.objects.values_list().get())
     stored += " ".join(str(value) for value in AuditIntentJob.objects.values_list().get())
@@ -273,12 +266,11 @@ def test_the_models_refuse_to_save_update_or_delete():
 
 
 @pytest.mark.django_db
-def test_the_admin_shows_the_log_but_offers_no_add_change_or_delete(client):
+def test_the_admin_shows_the_log_but_offers_no_add_change_or_delete(client, superuser):
     intent()
-    root = make_user("root", is_superuser=True, is_staff=True)
-    client.force_login(root)
+    client.force_login(superuser)
     request = RequestFactory().get("/")
-    request.user = root
+    request.user = superuser
 
     for model in (AuditRecord,):
         model_admin = admin.site._registry[model]
@@ -295,13 +287,12 @@ def test_the_admin_shows_the_log_but_offers_no_add_change_or_delete(client):
 
 
 @pytest.mark.django_db
-def test_deleting_a_user_leaves_their_records_unchanged():
-    user = make_user()
-    batch = intent(user)
-    results(batch, (1, "deleted"), actor=user)
+def test_deleting_a_user_leaves_their_records_unchanged(operator):
+    batch = intent(operator)
+    results(batch, (1, "deleted"), actor=operator)
     before = list(AuditRecord.objects.order_by("seq").values_list())
 
-    user.delete()
+    operator.delete()
 
     assert list(AuditRecord.objects.order_by("seq").values_list()) == before
     assert AuditRecord.objects.filter(actor_username="olivia").count() == 2

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -23,35 +22,14 @@ from dli_admin.audit.services import (
     audit_results_record,
 )
 from dli_admin.projects.jobs import JobRef
-from dli_admin.projects.models import DliProject, Grant
+from dli_admin.simulator.seed import DEMO_PROJECTS
 
 pytestmark = pytest.mark.django_db
-A, B = "a" * 32, "b" * 32
+# The cast's two projects (project_a, project_b in tests/conftest.py).
+A, B = DEMO_PROJECTS[0].id, DEMO_PROJECTS[1].id
+NAMES = {A: DEMO_PROJECTS[0].name, B: DEMO_PROJECTS[1].name}
 LIST = reverse("dli-audit-list")
 EXPORT = reverse("dli-audit-export")
-
-
-def user(username: str, *grants: tuple[str, str | None], **extra):
-    account = get_user_model().objects.create_user(username, password="correct horse battery staple", **extra)
-    for role, project_id in grants:
-        project = DliProject.objects.get(project_id=project_id) if project_id else None
-        Grant.objects.create(user=account, role=role, project=project)
-    return account
-
-
-@pytest.fixture
-def cast(db):
-    DliProject.objects.create(project_id=A, name="Alpha")
-    DliProject.objects.create(project_id=B, name="Beta")
-    return SimpleNamespace(
-        auditor=user("aud", ("auditor", None)),
-        owner=user("oscar", ("owner", A), ("viewer", B)),
-        operator=user("olivia", ("operator", A)),
-        viewer=user("victor", ("viewer", A)),
-        outsider=user("mallory"),
-        superuser=user("root", is_superuser=True),
-        bob=user("bob", ("owner", B)),
-    )
 
 
 def intent(actor, project_id: str, *jobs: tuple[int, str, str], **extra) -> uuid.UUID:
@@ -60,7 +38,7 @@ def intent(actor, project_id: str, *jobs: tuple[int, str, str], **extra) -> uuid
         batch_id=batch_id,
         actor=actor,
         project_id=project_id,
-        project_name={A: "Alpha", B: "Beta"}.get(project_id, ""),
+        project_name=NAMES.get(project_id, ""),
         jobs=[JobRef(*job) for job in jobs],
         client_ip=extra.get("client_ip", "192.0.2.10"),
         user_agent=extra.get("user_agent", "Mozilla/5.0 (X11)"),
@@ -75,22 +53,22 @@ def results(batch_id, actor, project_id, *results_, source="delete"):
 
 
 @pytest.fixture
-def log(cast):
-    """Batch a (Alpha, olivia): 11 deleted, 12 failed. Batch b (Beta, bob): 21 unknown, then reconciled
-    deleted. A refusal in Alpha (victor) of ids 11 and -1."""
-    a = intent(cast.operator, A, (11, "etl-a", "job_finished"), (12, "=cmd|' /C calc'!A0", "job_failed"))
+def log(operator, owner_b, viewer):
+    """Batch a (project A, olivia): 11 deleted, 12 failed. Batch b (project B, bob): 21 unknown, then
+    reconciled deleted. A refusal in project A (victor) of ids 11 and -1."""
+    a = intent(operator, A, (11, "etl-a", "job_finished"), (12, "=cmd|' /C calc'!A0", "job_failed"))
     results(
         a,
-        cast.operator,
+        operator,
         A,
         AuditJobResult(11, "etl-a", "deleted", dli_request_id="req-1", attempts=1, duration_ms=80),
         AuditJobResult(12, "=cmd|' /C calc'!A0", "failed", "+DLI refused", "DLI.0002", "req-2", 3, 900),
     )
-    b = intent(cast.bob, B, (21, "stream-b", "job_running"), client_ip="198.51.100.4", user_agent="curl/8")
-    results(b, cast.bob, B, AuditJobResult(21, "stream-b", "unknown", "DLI's answer was ambiguous"))
+    b = intent(owner_b, B, (21, "stream-b", "job_running"), client_ip="198.51.100.4", user_agent="curl/8")
+    results(b, owner_b, B, AuditJobResult(21, "stream-b", "unknown", "DLI's answer was ambiguous"))
     results(b, None, B, AuditJobResult(21, "stream-b", "deleted", "confirmed gone"), source="reconcile")
     audit_refusal_record(
-        actor=cast.viewer,
+        actor=viewer,
         project_id=A,
         job_ids=["11", "-1"],
         reason="@role viewer may not delete jobs",
@@ -126,8 +104,8 @@ def csv_rows(response) -> list[dict[str, str]]:
         ("outsider", 403),
     ],
 )
-def test_only_auditors_owners_and_superusers_may_read_the_log(client, cast, log, who, status):
-    client.force_login(getattr(cast, who))
+def test_only_auditors_owners_and_superusers_may_read_the_log(client, request, log, who, status):
+    client.force_login(request.getfixturevalue(who))
 
     assert client.get(LIST).status_code == status
     assert client.get(EXPORT).status_code == status
@@ -144,15 +122,15 @@ def test_anonymous_users_are_sent_to_log_in(client, log):
 
 
 @pytest.mark.parametrize("who", ["auditor", "superuser"])
-def test_auditors_and_superusers_see_every_project(client, cast, log, who):
-    client.force_login(getattr(cast, who))
+def test_auditors_and_superusers_see_every_project(client, request, log, who):
+    client.force_login(request.getfixturevalue(who))
 
     assert listed(client.get(LIST)) == ["refusal", str(log.b), str(log.a)]
     assert client.get(reverse("dli-audit-batch", args=[log.b])).status_code == 200
 
 
-def test_an_owner_sees_only_the_projects_they_own(client, cast, log):
-    client.force_login(cast.owner)  # owner of Alpha, only a viewer of Beta
+def test_an_owner_sees_only_the_projects_they_own(client, owner, log):
+    client.force_login(owner)  # owner of A, only a viewer of B
 
     assert listed(client.get(LIST)) == ["refusal", str(log.a)]
     assert listed(client.get(LIST, {"project": B})) == []
@@ -164,14 +142,14 @@ def test_an_owner_sees_only_the_projects_they_own(client, cast, log):
     assert {row["project id"] for row in csv_rows(client.get(EXPORT))} == {A}
 
 
-def test_an_unknown_batch_is_not_found(client, cast, log):
-    client.force_login(cast.auditor)
+def test_an_unknown_batch_is_not_found(client, auditor, log):
+    client.force_login(auditor)
 
     assert client.get(reverse("dli-audit-batch", args=[uuid.uuid4()])).status_code == 404
 
 
-def test_the_pages_only_answer_get(client, cast):
-    client.force_login(cast.auditor)
+def test_the_pages_only_answer_get(client, auditor):
+    client.force_login(auditor)
 
     assert client.post(LIST).status_code == 405
     assert client.post(EXPORT).status_code == 405
@@ -180,8 +158,8 @@ def test_the_pages_only_answer_get(client, cast):
 # --- The list and its filters --------------------------------------------------------------------
 
 
-def test_the_list_shows_when_who_project_and_outcome_counts(client, cast, log):
-    client.force_login(cast.auditor)
+def test_the_list_shows_when_who_project_and_outcome_counts(client, auditor, log):
+    client.force_login(auditor)
 
     response = client.get(LIST)
     rows = {str(row.head.batch_id): row for row in response.context["page"].rows}
@@ -190,15 +168,15 @@ def test_the_list_shows_when_who_project_and_outcome_counts(client, cast, log):
     assert rows[str(log.a)].outcome_counts == [("deleted", 1), ("failed", 1)]
     assert rows[str(log.b)].outcome_counts == [("deleted", 1)]  # the reconcile result supersedes "unknown"
     assert rows[str(log.a)].job_count == 2
-    assert "olivia" in page and "Beta" in page and "anonymous" not in page
+    assert "olivia" in page and NAMES[B] in page and "anonymous" not in page
     assert "@role viewer may not delete jobs" in page
     assert "11, -1" in page
 
 
-def test_a_batch_whose_process_died_shows_jobs_without_result(client, cast):
-    batch = intent(cast.operator, A, (1, "a", "s"), (2, "b", "s"))
-    results(batch, cast.operator, A, AuditJobResult(1, "a", "deleted"))
-    client.force_login(cast.auditor)
+def test_a_batch_whose_process_died_shows_jobs_without_result(client, operator, auditor):
+    batch = intent(operator, A, (1, "a", "s"), (2, "b", "s"))
+    results(batch, operator, A, AuditJobResult(1, "a", "deleted"))
+    client.force_login(auditor)
 
     row = client.get(LIST).context["page"].rows[0]
 
@@ -228,14 +206,14 @@ def test_a_batch_whose_process_died_shows_jobs_without_result(client, cast):
         ({"actor": "olivia", "project": B}, []),
     ],
 )
-def test_each_filter_narrows_the_list(client, cast, log, query, expected):
-    client.force_login(cast.auditor)
+def test_each_filter_narrows_the_list(client, auditor, log, query, expected):
+    client.force_login(auditor)
 
     names = {str(log.a): "a", str(log.b): "b", "refusal": "refusal"}
     assert [names[row] for row in listed(client.get(LIST, query))] == expected
 
 
-def test_the_date_range_is_in_local_dates_both_inclusive(client, cast, settings, monkeypatch):
+def test_the_date_range_is_in_local_dates_both_inclusive(client, operator, auditor, settings, monkeypatch):
     settings.TIME_ZONE = "Europe/Berlin"
     batches = {}
     for name, when in [
@@ -245,8 +223,8 @@ def test_the_date_range_is_in_local_dates_both_inclusive(client, cast, settings,
         ("mar3", datetime(2026, 3, 2, 23, 0, tzinfo=UTC)),
     ]:
         monkeypatch.setattr(services, "timezone", SimpleNamespace(now=lambda when=when: when))
-        batches[str(intent(cast.operator, A, (1, name, "s")))] = name
-    client.force_login(cast.auditor)
+        batches[str(intent(operator, A, (1, name, "s")))] = name
+    client.force_login(auditor)
 
     def names(query):
         return [batches[batch] for batch in listed(client.get(LIST, query))]
@@ -266,8 +244,8 @@ def test_the_date_range_is_in_local_dates_both_inclusive(client, cast, settings,
         {"date_from": "yesterday"},
     ],
 )
-def test_invalid_filters_are_shown_and_nothing_is_listed(client, cast, log, query):
-    client.force_login(cast.auditor)
+def test_invalid_filters_are_shown_and_nothing_is_listed(client, auditor, log, query):
+    client.force_login(auditor)
 
     response = client.get(LIST, query)
 
@@ -288,8 +266,8 @@ def test_invalid_filters_are_shown_and_nothing_is_listed(client, cast, log, quer
         {"job": "\x00", "actor": "\x00"},
     ],
 )
-def test_out_of_range_or_odd_input_never_breaks_the_pages(client, cast, log, query):
-    client.force_login(cast.auditor)
+def test_out_of_range_or_odd_input_never_breaks_the_pages(client, auditor, log, query):
+    client.force_login(auditor)
 
     response = client.get(LIST, query)
 
@@ -297,8 +275,8 @@ def test_out_of_range_or_odd_input_never_breaks_the_pages(client, cast, log, que
     assert client.get(EXPORT, query).status_code in (200, 400)
 
 
-def test_the_form_keeps_the_filters(client, cast, log):
-    client.force_login(cast.auditor)
+def test_the_form_keeps_the_filters(client, auditor, log):
+    client.force_login(auditor)
 
     page = client.get(LIST, {"actor": "olivia", "job": "etl"}).content.decode()
 
@@ -309,10 +287,10 @@ def test_the_form_keeps_the_filters(client, cast, log):
 # --- Keyset pages -------------------------------------------------------------------------------------
 
 
-def test_pages_follow_a_cursor_and_stay_put_while_new_records_arrive(client, cast):
-    batches = [str(intent(cast.operator, A, (n, f"job-{n}", "s"))) for n in range(120)]
+def test_pages_follow_a_cursor_and_stay_put_while_new_records_arrive(client, operator, auditor):
+    batches = [str(intent(operator, A, (n, f"job-{n}", "s"))) for n in range(120)]
     newest_first = batches[::-1]
-    client.force_login(cast.auditor)
+    client.force_login(auditor)
 
     first = client.get(LIST)
     assert listed(first) == newest_first[:50]
@@ -320,7 +298,7 @@ def test_pages_follow_a_cursor_and_stay_put_while_new_records_arrive(client, cas
     older = first.context["page"].older
 
     for n in range(5):  # written while the auditor reads page 1
-        intent(cast.operator, A, (1000 + n, "new", "s"))
+        intent(operator, A, (1000 + n, "new", "s"))
 
     second = client.get(LIST, {"before": older})
     assert listed(second) == newest_first[50:100]
@@ -333,10 +311,10 @@ def test_pages_follow_a_cursor_and_stay_put_while_new_records_arrive(client, cas
     assert "Older →" in second.content.decode() and "← Newer" in second.content.decode()
 
 
-def test_pages_use_neither_offset_nor_a_count_of_the_log(client, cast):
+def test_pages_use_neither_offset_nor_a_count_of_the_log(client, operator, auditor):
     for n in range(60):
-        intent(cast.operator, A, (n, "j", "s"))
-    client.force_login(cast.auditor)
+        intent(operator, A, (n, "j", "s"))
+    client.force_login(auditor)
     older = client.get(LIST).context["page"].older
 
     with CaptureQueriesContext(connection) as queries:
@@ -350,8 +328,8 @@ def test_pages_use_neither_offset_nor_a_count_of_the_log(client, cast):
 # --- htmx ---------------------------------------------------------------------------------------------
 
 
-def test_htmx_gets_the_results_fragment_and_a_browser_the_page(client, cast, log):
-    client.force_login(cast.auditor)
+def test_htmx_gets_the_results_fragment_and_a_browser_the_page(client, auditor, log):
+    client.force_login(auditor)
 
     page = client.get(LIST)
     fragment = client.get(LIST, {"project": A}, headers={"HX-Request": "true"})
@@ -363,8 +341,8 @@ def test_htmx_gets_the_results_fragment_and_a_browser_the_page(client, cast, log
     assert b"audit-list" in fragment.content
 
 
-def test_a_batch_row_expands_to_its_jobs(client, cast, log):
-    client.force_login(cast.auditor)
+def test_a_batch_row_expands_to_its_jobs(client, auditor, log):
+    client.force_login(auditor)
     rows_url = reverse("dli-audit-batch-rows", args=[log.a])
 
     assert f'hx-get="{rows_url}"' in client.get(LIST).content.decode()
@@ -378,13 +356,13 @@ def test_a_batch_row_expands_to_its_jobs(client, cast, log):
     assert (plain.status_code, plain["Location"]) == (302, reverse("dli-audit-batch", args=[log.a]))
 
 
-def test_the_batch_page_shows_the_intent_every_job_and_later_reconcile_results(client, cast, log):
-    client.force_login(cast.auditor)
+def test_the_batch_page_shows_the_intent_every_job_and_later_reconcile_results(client, auditor, log):
+    client.force_login(auditor)
 
     response = client.get(reverse("dli-audit-batch", args=[log.b]))
     text = response.content.decode()
 
-    assert "198.51.100.4" in text and "curl/8" in text and "bob" in text and "Beta" in text
+    assert "198.51.100.4" in text and "curl/8" in text and "bob" in text and NAMES[B] in text
     assert "stream-b" in text and "job_running" in text
     assert [(r.source, r.outcome) for r in response.context["batch"].results] == [
         ("delete", "unknown"),
@@ -394,8 +372,8 @@ def test_the_batch_page_shows_the_intent_every_job_and_later_reconcile_results(c
 
 
 @pytest.mark.parametrize("name", ["dli-audit-list", "dli-audit-batch"])
-def test_the_pages_carry_no_inline_script_or_style(client, cast, log, name):
-    client.force_login(cast.auditor)
+def test_the_pages_carry_no_inline_script_or_style(client, auditor, log, name):
+    client.force_login(auditor)
     url = reverse(name, args=[log.a]) if name == "dli-audit-batch" else LIST
 
     text = client.get(url).content.decode()
@@ -407,8 +385,8 @@ def test_the_pages_carry_no_inline_script_or_style(client, cast, log, name):
 # --- CSV export ------------------------------------------------------------------------------------
 
 
-def test_the_export_is_a_dated_streamed_attachment_with_one_row_per_job_record(client, cast, log):
-    client.force_login(cast.auditor)
+def test_the_export_is_a_dated_streamed_attachment_with_one_row_per_job_record(client, auditor, log):
+    client.force_login(auditor)
 
     response = client.get(EXPORT)
 
@@ -440,8 +418,8 @@ def test_the_export_is_a_dated_streamed_attachment_with_one_row_per_job_record(c
     assert datetime.fromisoformat(rows[0]["time"]).tzinfo is not None
 
 
-def test_the_export_defuses_spreadsheet_formulas(client, cast, log):
-    client.force_login(cast.auditor)
+def test_the_export_defuses_spreadsheet_formulas(client, auditor, log):
+    client.force_login(auditor)
 
     rows = csv_rows(client.get(EXPORT))
 
@@ -463,8 +441,8 @@ def test_the_export_defuses_spreadsheet_formulas(client, cast, log):
         ({"project": B, "outcome": "unknown"}, [("result", "21")]),
     ],
 )
-def test_the_export_follows_the_filters_row_by_row(client, cast, log, query, expected):
-    client.force_login(cast.auditor)
+def test_the_export_follows_the_filters_row_by_row(client, auditor, log, query, expected):
+    client.force_login(auditor)
 
     rows = csv_rows(client.get(EXPORT, query))
 

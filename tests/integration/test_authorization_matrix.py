@@ -20,7 +20,6 @@ from dli_admin.projects.jobs import JobRef
 from dli_admin.projects.models import DliProject
 from dli_admin.simulator.seed import DEMO_PROJECTS
 from tests.authorization_matrix import ADMIN_LOGIN, ADMIN_SAMPLES, LOGIN, MATRIX, ROLES
-from tests.conftest import make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -33,17 +32,18 @@ CELLS = [
 
 
 @pytest.fixture
-def world(simulator, project_a):
-    """Project "own" (project_a) with one user per role, project "other" with no grants, and in each:
-    a stopped job to select, and a job whose delete the audit log has no result for (to "check again")."""
+def world(simulator, project_a, outsider, viewer, operator, owner, auditor, superuser):
+    """Project "own" (project_a) and the conftest cast, one user per role; project "other"
+    (DEMO_PROJECTS[2]), where the cast has no grant; and in each project a stopped job to select, and a
+    job whose delete the audit log has no result for (to "check again")."""
     other = DliProject.objects.create(project_id=DEMO_PROJECTS[2].id, name=DEMO_PROJECTS[2].name)
     users = {
-        "outsider": make_user("outsider"),
-        "viewer": make_user("viewer", ("viewer", project_a)),
-        "operator": make_user("operator", ("operator", project_a)),
-        "owner": make_user("owner", ("owner", project_a)),
-        "auditor": make_user("auditor", ("auditor", None)),
-        "superuser": make_user("superuser", superuser=True),
+        "outsider": outsider,
+        "viewer": viewer,
+        "operator": operator,
+        "owner": owner,
+        "auditor": auditor,
+        "superuser": superuser,
     }
     projects = {"own": project_a, "other": other}
     jobs, batches = {}, {}

@@ -35,15 +35,14 @@ def test_dli_project_refuses_a_bad_id():
         run("dli_project", "add", "not-a/project", "--name", "x")
 
 
-def test_grant_and_revoke_a_project_role_and_the_auditor_role():
-    get_user_model().objects.create_user("alice")
+def test_grant_and_revoke_a_project_role_and_the_auditor_role(outsider):
     run("dli_project", "add", PID, "--name", "A")
-    run("grant", "alice", "operator", "--project", PID)
-    run("grant", "alice", "owner", "--project", PID)  # granting again replaces the role
-    run("grant", "alice", "auditor")
+    run("grant", "mallory", "operator", "--project", PID)
+    run("grant", "mallory", "owner", "--project", PID)  # granting again replaces the role
+    run("grant", "mallory", "auditor")
     assert sorted(Grant.objects.values_list("role", flat=True)) == ["auditor", "owner"]
-    run("revoke", "alice", "owner", "--project", PID)
-    run("revoke", "alice", "auditor")
+    run("revoke", "mallory", "owner", "--project", PID)
+    run("revoke", "mallory", "auditor")
     assert not Grant.objects.exists()
 
 
@@ -51,14 +50,13 @@ def test_grant_and_revoke_a_project_role_and_the_auditor_role():
     "args, message",
     [
         (("grant", "nobody", "viewer", "--project", PID), "no user"),
-        (("grant", "alice", "viewer"), "give --project"),
-        (("grant", "alice", "auditor", "--project", PID), "global role"),
-        (("grant", "alice", "viewer", "--project", "ffff"), "no DLI project"),
-        (("revoke", "alice", "viewer", "--project", PID), "is not viewer"),
+        (("grant", "mallory", "viewer"), "give --project"),
+        (("grant", "mallory", "auditor", "--project", PID), "global role"),
+        (("grant", "mallory", "viewer", "--project", "ffff"), "no DLI project"),
+        (("revoke", "mallory", "viewer", "--project", PID), "is not viewer"),
     ],
 )
-def test_grant_and_revoke_explain_mistakes(args, message):
-    get_user_model().objects.create_user("alice")
+def test_grant_and_revoke_explain_mistakes(outsider, args, message):
     run("dli_project", "add", PID, "--name", "A")
     with pytest.raises(CommandError, match=message):
         run(*args)

@@ -11,7 +11,7 @@ from django.apps import apps
 from django.test import Client
 
 from dli_admin.simulator.server import Simulator
-from tests.conftest import PASSWORD, make_user
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -30,16 +30,16 @@ def private_simulator():
     simulator.stop()
 
 
-def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, settings, caplog):
+def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, operator, settings, caplog):
     sim, pid = private_simulator, project_a.project_id
     caplog.set_level(logging.DEBUG)
-    make_user("olivia", ("operator", project_a))
     pages: list[str] = []
     client = Client()
 
     # Log in: a wrong password first, then the right one.
-    client.post("/accounts/login/", {"username": "olivia", "password": PASSWORD + "x"})
-    assert client.post("/accounts/login/", {"username": "olivia", "password": PASSWORD}).status_code == 302
+    credentials = {"username": operator.username, "password": PASSWORD}
+    client.post("/accounts/login/", {**credentials, "password": PASSWORD + "x"})
+    assert client.post("/accounts/login/", credentials).status_code == 302
 
     def session(label: str, **dli) -> None:
         for name in (

@@ -15,19 +15,9 @@ from django.utils import timezone
 
 from dli_admin.accounts.models import LoginThrottle
 from dli_admin.accounts.services import login_throttle_attempt
+from tests.helpers import PASSWORD
 
-PASSWORD = "correct horse battery staple"
 LOCKED_MESSAGE = "Too many failed attempts for this username from your address; try again in 15 minutes."
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password=PASSWORD)
-
-
-@pytest.fixture
-def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password=PASSWORD)
 
 
 def log_in(client: Client, username: str, password: str, ip: str = "192.0.2.10"):
@@ -51,95 +41,94 @@ def test_our_login_view_answers_the_login_url():
     assert Client().get(reverse("login")).resolver_match.func.view_class is LoginView
 
 
-def test_nine_failures_still_allow_a_login(client, alice):
-    response = fail(client, "alice", 9)
+def test_nine_failures_still_allow_a_login(client, outsider):
+    response = fail(client, "mallory", 9)
     assert response.status_code == 200
     assert "Please enter a correct username and password" in response.text
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
 
 
-def test_the_tenth_failure_locks_the_username_out_from_that_address(client, alice):
-    response = fail(client, "alice", 10)
+def test_the_tenth_failure_locks_the_username_out_from_that_address(client, outsider):
+    response = fail(client, "mallory", 10)
     assert response.status_code == 429
     assert LOCKED_MESSAGE in response.text
     assert int(response["Retry-After"]) == 15 * 60
 
 
-def test_a_locked_out_username_is_refused_even_with_the_right_password(client, alice):
-    fail(client, "alice", 10)
-    response = log_in(client, "alice", PASSWORD)
+def test_a_locked_out_username_is_refused_even_with_the_right_password(client, outsider):
+    fail(client, "mallory", 10)
+    response = log_in(client, "mallory", PASSWORD)
     assert response.status_code == 429
     assert LOCKED_MESSAGE in response.text
     assert "_auth_user_id" not in client.session
 
 
-def test_the_lockout_does_not_reveal_whether_the_user_exists(client, alice):
-    existing = fail(client, "alice", 10)
+def test_the_lockout_does_not_reveal_whether_the_user_exists(client, outsider):
+    existing = fail(client, "mallory", 10)
     missing = fail(client, "nobody", 10)
     assert existing.status_code == missing.status_code == 429
     assert alert(existing) == alert(missing) == LOCKED_MESSAGE
 
 
-def test_other_usernames_from_the_same_address_are_unaffected(client, alice, bob):
-    fail(client, "alice", 10)
+def test_other_usernames_from_the_same_address_are_unaffected(client, outsider, owner_b):
+    fail(client, "mallory", 10)
     assert log_in(client, "bob", PASSWORD).status_code == 302
 
 
-def test_the_same_username_from_another_address_is_unaffected(client, alice):
-    fail(client, "alice", 10, ip="192.0.2.10")
-    assert log_in(client, "alice", PASSWORD, ip="198.51.100.7").status_code == 302
+def test_the_same_username_from_another_address_is_unaffected(client, outsider):
+    fail(client, "mallory", 10, ip="192.0.2.10")
+    assert log_in(client, "mallory", PASSWORD, ip="198.51.100.7").status_code == 302
 
 
-def test_the_lockout_ignores_the_case_of_the_username(client, alice):
-    fail(client, "alice", 5)
-    fail(client, "ALICE", 5)
-    assert log_in(client, "alice", PASSWORD).status_code == 429
+def test_the_lockout_ignores_the_case_of_the_username(client, outsider):
+    fail(client, "mallory", 5)
+    fail(client, "MALLORY", 5)
+    assert log_in(client, "mallory", PASSWORD).status_code == 429
 
 
-def test_a_success_resets_the_count(client, alice):
-    fail(client, "alice", 9)
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+def test_a_success_resets_the_count(client, outsider):
+    fail(client, "mallory", 9)
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
     client.logout()
-    assert fail(client, "alice", 9).status_code == 200
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+    assert fail(client, "mallory", 9).status_code == 200
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
 
 
-def test_the_lockout_ends_after_the_cool_off(client, alice):
-    fail(client, "alice", 10)
+def test_the_lockout_ends_after_the_cool_off(client, outsider):
+    fail(client, "mallory", 10)
     LoginThrottle.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
     assert not LoginThrottle.objects.exists()
 
 
-def test_after_the_cool_off_a_username_gets_a_fresh_count(client, alice):
-    fail(client, "alice", 10)
+def test_after_the_cool_off_a_username_gets_a_fresh_count(client, outsider):
+    fail(client, "mallory", 10)
     LoginThrottle.objects.update(locked_until=timezone.now() - timedelta(seconds=1))
-    assert fail(client, "alice", 9).status_code == 200
-    assert fail(client, "alice", 1).status_code == 429
+    assert fail(client, "mallory", 9).status_code == 200
+    assert fail(client, "mallory", 1).status_code == 429
 
 
-def test_old_failures_stop_counting_after_the_cool_off(client, alice):
-    fail(client, "alice", 9)
+def test_old_failures_stop_counting_after_the_cool_off(client, outsider):
+    fail(client, "mallory", 9)
     LoginThrottle.objects.update(last_failure_at=timezone.now() - timedelta(minutes=16))
-    assert fail(client, "alice", 1).status_code == 200
+    assert fail(client, "mallory", 1).status_code == 200
     assert LoginThrottle.objects.get().failures == 1
 
 
-def test_the_cool_off_is_configurable(client, alice, settings):
+def test_the_cool_off_is_configurable(client, outsider, settings):
     settings.DLI_ADMIN_LOGIN_COOLOFF = 120
-    response = fail(client, "alice", 10)
+    response = fail(client, "mallory", 10)
     assert "try again in 2 minutes." in response.text
     assert int(response["Retry-After"]) == 120
 
 
-def test_the_message_rounds_up_to_a_whole_minute(client, alice):
-    fail(client, "alice", 10)
+def test_the_message_rounds_up_to_a_whole_minute(client, outsider):
+    fail(client, "mallory", 10)
     LoginThrottle.objects.update(locked_until=timezone.now() + timedelta(seconds=30))
-    assert "try again in 1 minute." in log_in(client, "alice", PASSWORD).text
+    assert "try again in 1 minute." in log_in(client, "mallory", PASSWORD).text
 
 
-def test_the_admin_login_is_throttled_too(client, django_user_model):
-    django_user_model.objects.create_superuser("root", password=PASSWORD)
+def test_the_admin_login_is_throttled_too(client, superuser):
     for _ in range(10):
         client.post(reverse("admin:login"), {"username": "root", "password": "nope"}, REMOTE_ADDR="192.0.2.1")
     response = client.post(
@@ -149,60 +138,60 @@ def test_the_admin_login_is_throttled_too(client, django_user_model):
     assert "_auth_user_id" not in client.session
 
 
-def test_a_superuser_lifts_a_lockout_by_deleting_its_row_in_the_admin(client, alice, django_user_model):
-    fail(client, "alice", 10)
+def test_a_superuser_lifts_a_lockout_by_deleting_its_row_in_the_admin(client, outsider, superuser):
+    fail(client, "mallory", 10)
     row = LoginThrottle.objects.get()
     admin_client = Client()
-    admin_client.force_login(django_user_model.objects.create_superuser("root"))
+    admin_client.force_login(superuser)
     changelist = admin_client.get(reverse("admin:accounts_loginthrottle_changelist"))
     assert changelist.status_code == 200
-    assert "alice" in changelist.text
+    assert "mallory" in changelist.text
     delete = reverse("admin:accounts_loginthrottle_delete", args=[row.pk])
     assert admin_client.post(delete, {"post": "yes"}).status_code == 302
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
 
 
-def test_the_client_address_comes_from_the_configured_proxy_header(client, alice, settings):
+def test_the_client_address_comes_from_the_configured_proxy_header(client, outsider, settings):
     settings.DLI_ADMIN_CLIENT_IP_HEADER = "X-Forwarded-For"
-    fail(client, "alice", 10, ip="10.0.0.1")  # the proxy; no header: its address counts
+    fail(client, "mallory", 10, ip="10.0.0.1")  # the proxy; no header: its address counts
     assert LoginThrottle.objects.get().client_ip == "10.0.0.1"
     response = client.post(
         reverse("login"),
-        {"username": "alice", "password": PASSWORD},
+        {"username": "mallory", "password": PASSWORD},
         REMOTE_ADDR="10.0.0.1",
         HTTP_X_FORWARDED_FOR="203.0.113.5, 10.0.0.1",
     )
     assert response.status_code == 302
 
 
-def test_the_proxy_header_is_ignored_unless_configured(client, alice):
+def test_the_proxy_header_is_ignored_unless_configured(client, outsider):
     for n in range(10):
         response = client.post(
             reverse("login"),
-            {"username": "alice", "password": "wrong"},
+            {"username": "mallory", "password": "wrong"},
             REMOTE_ADDR="192.0.2.10",
             HTTP_X_FORWARDED_FOR=f"203.0.113.{n}",
         )
     assert response.status_code == 429
 
 
-def test_login_gives_the_session_a_new_id(client, alice):
+def test_login_gives_the_session_a_new_id(client, outsider):
     session = client.session
     session["before_login"] = True
     session.save()
     old_key = client.cookies["sessionid"].value
-    assert log_in(client, "alice", PASSWORD).status_code == 302
+    assert log_in(client, "mallory", PASSWORD).status_code == 302
     new_key = client.cookies["sessionid"].value
     assert new_key != old_key
     assert not Session.objects.filter(session_key=old_key).exists()
     assert Session.objects.filter(session_key=new_key).exists()
 
 
-def test_session_and_csrf_cookies_are_secure_and_http_only_in_production(client, alice, settings):
+def test_session_and_csrf_cookies_are_secure_and_http_only_in_production(client, outsider, settings):
     settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = True  # what DJANGO_DEBUG=0 sets
     client.get(reverse("login"), secure=True)
     response = client.post(
-        reverse("login"), {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="192.0.2.10", secure=True
+        reverse("login"), {"username": "mallory", "password": PASSWORD}, REMOTE_ADDR="192.0.2.10", secure=True
     )
     for name in ("sessionid", "csrftoken"):
         cookie = response.cookies[name]
@@ -211,9 +200,9 @@ def test_session_and_csrf_cookies_are_secure_and_http_only_in_production(client,
         assert cookie["samesite"] == "Lax"
 
 
-def test_login_is_protected_against_csrf(alice):
+def test_login_is_protected_against_csrf(outsider):
     client = Client(enforce_csrf_checks=True)
-    assert log_in(client, "alice", PASSWORD).status_code == 403
+    assert log_in(client, "mallory", PASSWORD).status_code == 403
 
 
 @pytest.mark.django_db

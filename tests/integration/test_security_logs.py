@@ -29,8 +29,8 @@ def log_lines():
         logger.removeHandler(handler)
 
 
-def test_a_request_log_line_is_json_with_the_request_id_and_user(client, django_user_model, log_lines):
-    client.force_login(django_user_model.objects.create_user("alice"))
+def test_a_request_log_line_is_json_with_the_request_id_and_user(client, outsider, log_lines):
+    client.force_login(outsider)
     response = client.get("/no-such-page/")
     assert response.status_code == 404
     [line] = log_lines()
@@ -38,7 +38,7 @@ def test_a_request_log_line_is_json_with_the_request_id_and_user(client, django_
     assert line["logger"] == "django.request"
     assert line["message"] == "Not Found: /no-such-page/"
     assert line["request_id"] == response["X-Request-Id"]
-    assert line["user"] == "alice"
+    assert line["user"] == "mallory"
     assert line["status_code"] == 404
     assert line["time"].endswith("+00:00")
 

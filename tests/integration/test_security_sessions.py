@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dli_admin.accounts.middleware import LAST_ACTIVITY
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -19,13 +20,8 @@ HTMX = {"HTTP_HX_REQUEST": "true", "HTTP_HX_CURRENT_URL": "http://testserver/pro
 
 
 @pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="correct horse battery staple")
-
-
-@pytest.fixture
-def logged_in(client, alice):
-    client.force_login(alice)
+def logged_in(client, outsider):
+    client.force_login(outsider)
     return client
 
 
@@ -76,9 +72,9 @@ def test_an_anonymous_page_request_is_redirected_as_usual(client):
     assert response["Location"] == f"/accounts/login/?next={PAGE}"
 
 
-def test_the_session_lifetime_is_fixed_at_login_and_not_renewed_by_activity(client, alice):
+def test_the_session_lifetime_is_fixed_at_login_and_not_renewed_by_activity(client, outsider):
     before = timezone.now()
-    client.post(reverse("login"), {"username": "alice", "password": "correct horse battery staple"})
+    client.post(reverse("login"), {"username": outsider.username, "password": PASSWORD})
     expiry = client.session.get_expiry_date()
     assert before + timedelta(hours=8) <= expiry <= timezone.now() + timedelta(hours=8)
     idle_for(client, 120)  # old enough that the next request saves the session

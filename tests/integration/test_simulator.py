@@ -1,31 +1,25 @@
 """The embedded DLI simulator over a real loopback socket: the Flink-job API, the log, the control API.
 
-The helpers here (Dli, sign) are a deliberately tiny signed client: the tests must not depend on the
-dashboard's DLI client, which is tested against the simulator elsewhere.
+The helpers (Dli, sign, in tests/helpers.py) are a deliberately tiny signed client: the tests must not
+depend on the dashboard's DLI client, which is tested against the simulator elsewhere.
 """
 
 from __future__ import annotations
 
 import http.client
-import json
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
-from datetime import datetime
-from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from dli_admin import aksk
-from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN
-from dli_admin.simulator.seed import DEMO_PROJECTS, NEVER_STARTED, build_seed
+from dli_admin.simulator.credentials import DEMO_TOKEN
+from dli_admin.simulator.seed import DEMO_PROJECTS, NEVER_STARTED
 from dli_admin.simulator.server import Simulator, embedded
+from tests.helpers import OTHER, PROJECT, Dli, seeded_jobs
 
-PROJECT = DEMO_PROJECTS[0]  # analytics-prod
-OTHER = DEMO_PROJECTS[1]
 SCALE = DEMO_PROJECTS[-1]
 UNKNOWN_PROJECT = "f" * 32
 SUMMARY_FIELDS = {
@@ -47,91 +41,6 @@ SUMMARY_FIELDS = {
     "restart_times",
     "savepoint_path",
 }
-
-
-def sign(
-    method: str,
-    url: str,
-    *,
-    params: Iterable[tuple[str, Any]] = (),
-    body: bytes = b"",
-    project_id: str | None = None,
-    access_key: str = DEMO_ACCESS_KEY,
-    secret_key: str = DEMO_SECRET_KEY,
-    now: datetime | None = None,
-) -> tuple[str, dict[str, str]]:
-    """The URL to send and the headers of an SDK-HMAC-SHA256 signed request, as the official SDK makes it."""
-    target = urlsplit(url)
-    headers = {"Content-Type": "application/json", "Host": target.netloc, "X-Sdk-Date": aksk.sdk_date(now)}
-    if project_id:
-        headers["X-Project-Id"] = project_id
-    query = aksk.canonical_query(params)
-    names = aksk.signed_header_names(headers)
-    canonical = aksk.canonical_request(
-        method=method, path=target.path, query=query, headers=headers, signed_headers=names, body=body
-    )
-    sig = aksk.signature(secret_key, aksk.string_to_sign(canonical, headers["X-Sdk-Date"]))
-    headers["Authorization"] = aksk.authorization_header(access_key, names, sig)
-    return url + (f"?{query}" if query else ""), headers
-
-
-class Dli:
-    """Calls one project's Flink-job API on the simulator, AK/SK-signed (or with a token when given)."""
-
-    def __init__(self, simulator: Simulator, project_id: str = PROJECT.id, token: str | None = None) -> None:
-        self.simulator = simulator
-        self.project_id = project_id
-        self.token = token
-        self.session = requests.Session()
-
-    def call(
-        self,
-        method: str,
-        suffix: str = "",
-        *,
-        params: dict[str, Any] | None = None,
-        body: Any = None,
-        raw: bytes | None = None,
-        timeout: float = 5,
-    ) -> requests.Response:
-        url = f"{self.simulator.url}/v1.0/{self.project_id}/streaming/jobs{suffix}"
-        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
-        if self.token is not None:
-            query = aksk.canonical_query((params or {}).items())
-            headers = {"Content-Type": "application/json", "X-Auth-Token": self.token}
-            return self.session.request(
-                method, url + (f"?{query}" if query else ""), headers=headers, data=data, timeout=timeout
-            )
-        url, headers = sign(method, url, params=(params or {}).items(), body=data, project_id=self.project_id)
-        return self.session.request(method, url, headers=headers, data=data, timeout=timeout)
-
-    def list(self, **params: Any) -> requests.Response:
-        return self.call("GET", params=params)
-
-    def show(self, job_id: int | str) -> requests.Response:
-        return self.call("GET", f"/{job_id}")
-
-    def delete(self, job_id: int | str) -> requests.Response:
-        return self.call("DELETE", f"/{job_id}")
-
-    def batch_delete(self, job_ids: list[Any], **kwargs: Any) -> requests.Response:
-        return self.call("POST", "/delete", body={"job_ids": job_ids}, **kwargs)
-
-    def batch_stop(self, job_ids: list[Any], savepoint: bool = False) -> requests.Response:
-        return self.call("POST", "/stop", body={"job_ids": job_ids, "trigger_savepoint": savepoint})
-
-    def all_ids(self, **params: Any) -> list[int]:
-        ids, offset = [], 0
-        while True:
-            page = self.list(limit=100, offset=offset, **params).json()["job_list"]["jobs"]
-            if not page:
-                return ids
-            ids += [job["job_id"] for job in page]
-            offset += 100
-
-
-def seeded_jobs(project_id: str = PROJECT.id) -> list[dict[str, Any]]:
-    return list(build_seed().jobs[project_id].values())
 
 
 @pytest.fixture

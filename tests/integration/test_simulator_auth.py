@@ -12,16 +12,9 @@ import requests
 
 from dli_admin import aksk
 from dli_admin.simulator import server
-from dli_admin.simulator.credentials import (
-    DEMO_ACCESS_KEY,
-    DEMO_IAM_DOMAIN,
-    DEMO_IAM_PASSWORD,
-    DEMO_IAM_USER,
-    DEMO_SECRET_KEY,
-    DEMO_TOKEN,
-)
+from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN
 from dli_admin.simulator.server import Simulator
-from tests.integration.test_simulator import OTHER, PROJECT, Dli, sign
+from tests.helpers import OTHER, PROJECT, Dli, iam_body, issue_token, sign
 
 VECTORS = json.loads((Path(__file__).resolve().parents[1] / "data" / "dli-signing-vectors.json").read_text())
 DLI_VECTORS = [v for v in VECTORS if v["path"].startswith("/v1.0/")]
@@ -40,28 +33,6 @@ def assert_refused(reply: requests.Response, *fragments: str) -> None:
     for fragment in fragments:
         assert fragment in body["error_msg"]
     assert DEMO_SECRET_KEY not in reply.text
-
-
-def iam_body(user=DEMO_IAM_USER, password=DEMO_IAM_PASSWORD, domain=DEMO_IAM_DOMAIN, project_id=PROJECT.id):
-    scope = {"project": {"id": project_id}} if project_id else None
-    auth = {
-        "identity": {
-            "methods": ["password"],
-            "password": {"user": {"name": user, "password": password, "domain": {"name": domain}}},
-        }
-    }
-    if scope:
-        auth["scope"] = scope
-    return {"auth": auth}
-
-
-def issue_token(simulator: Simulator, **kwargs) -> requests.Response:
-    return requests.post(
-        f"{simulator.url}/v3/auth/tokens",
-        json=iam_body(**kwargs),
-        headers={"Content-Type": "application/json;charset=utf8"},
-        timeout=5,
-    )
 
 
 # --- AK/SK ------------------------------------------------------------------------------------------

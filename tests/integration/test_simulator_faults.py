@@ -8,8 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.integration.test_simulator import OTHER, PROJECT, Dli, seeded_jobs
-from tests.integration.test_simulator_auth import issue_token
+from tests.helpers import OTHER, PROJECT, Dli, issue_token, seeded_jobs
 
 DELETED = {"is_success": "true", "message": "The job is successfully deleted."}
 

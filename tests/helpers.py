@@ -1,0 +1,153 @@
+"""Helpers the tests share: the users' password and maker, and a tiny signed client for the simulator.
+
+The simulator helpers (Dli, sign, issue_token) are deliberately small and independent of the dashboard's DLI
+client, which is tested against the simulator elsewhere. The cast of users itself is in tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import requests
+
+from dli_admin import aksk
+from dli_admin.simulator.credentials import (
+    DEMO_ACCESS_KEY,
+    DEMO_IAM_DOMAIN,
+    DEMO_IAM_PASSWORD,
+    DEMO_IAM_USER,
+    DEMO_SECRET_KEY,
+)
+from dli_admin.simulator.seed import DEMO_PROJECTS, build_seed
+
+if TYPE_CHECKING:
+    from dli_admin.simulator.server import Simulator
+
+PASSWORD = "correct horse battery staple"
+PROJECT = DEMO_PROJECTS[0]  # analytics-prod: project_a in tests/conftest.py
+OTHER = DEMO_PROJECTS[1]  # project_b
+
+
+def make_user(username: str, *grants, superuser: bool = False):
+    """A user with PASSWORD and one Grant per (role, project); tests take the cast's fixtures instead."""
+    from django.contrib.auth import get_user_model
+
+    from dli_admin.projects.models import Grant
+
+    user = get_user_model().objects.create_user(
+        username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
+    )
+    for role, project in grants:
+        Grant.objects.create(user=user, role=role, project=project)
+    return user
+
+
+def sign(
+    method: str,
+    url: str,
+    *,
+    params: Iterable[tuple[str, Any]] = (),
+    body: bytes = b"",
+    project_id: str | None = None,
+    access_key: str = DEMO_ACCESS_KEY,
+    secret_key: str = DEMO_SECRET_KEY,
+    now: datetime | None = None,
+) -> tuple[str, dict[str, str]]:
+    """The URL to send and the headers of an SDK-HMAC-SHA256 signed request, as the official SDK makes it."""
+    target = urlsplit(url)
+    headers = {"Content-Type": "application/json", "Host": target.netloc, "X-Sdk-Date": aksk.sdk_date(now)}
+    if project_id:
+        headers["X-Project-Id"] = project_id
+    query = aksk.canonical_query(params)
+    names = aksk.signed_header_names(headers)
+    canonical = aksk.canonical_request(
+        method=method, path=target.path, query=query, headers=headers, signed_headers=names, body=body
+    )
+    sig = aksk.signature(secret_key, aksk.string_to_sign(canonical, headers["X-Sdk-Date"]))
+    headers["Authorization"] = aksk.authorization_header(access_key, names, sig)
+    return url + (f"?{query}" if query else ""), headers
+
+
+class Dli:
+    """Calls one project's Flink-job API on the simulator, AK/SK-signed (or with a token when given)."""
+
+    def __init__(self, simulator: Simulator, project_id: str = PROJECT.id, token: str | None = None) -> None:
+        self.simulator = simulator
+        self.project_id = project_id
+        self.token = token
+        self.session = requests.Session()
+
+    def call(
+        self,
+        method: str,
+        suffix: str = "",
+        *,
+        params: dict[str, Any] | None = None,
+        body: Any = None,
+        raw: bytes | None = None,
+        timeout: float = 5,
+    ) -> requests.Response:
+        url = f"{self.simulator.url}/v1.0/{self.project_id}/streaming/jobs{suffix}"
+        data = raw if raw is not None else (json.dumps(body).encode() if body is not None else b"")
+        if self.token is not None:
+            query = aksk.canonical_query((params or {}).items())
+            headers = {"Content-Type": "application/json", "X-Auth-Token": self.token}
+            return self.session.request(
+                method, url + (f"?{query}" if query else ""), headers=headers, data=data, timeout=timeout
+            )
+        url, headers = sign(method, url, params=(params or {}).items(), body=data, project_id=self.project_id)
+        return self.session.request(method, url, headers=headers, data=data, timeout=timeout)
+
+    def list(self, **params: Any) -> requests.Response:
+        return self.call("GET", params=params)
+
+    def show(self, job_id: int | str) -> requests.Response:
+        return self.call("GET", f"/{job_id}")
+
+    def delete(self, job_id: int | str) -> requests.Response:
+        return self.call("DELETE", f"/{job_id}")
+
+    def batch_delete(self, job_ids: list[Any], **kwargs: Any) -> requests.Response:
+        return self.call("POST", "/delete", body={"job_ids": job_ids}, **kwargs)
+
+    def batch_stop(self, job_ids: list[Any], savepoint: bool = False) -> requests.Response:
+        return self.call("POST", "/stop", body={"job_ids": job_ids, "trigger_savepoint": savepoint})
+
+    def all_ids(self, **params: Any) -> list[int]:
+        ids, offset = [], 0
+        while True:
+            page = self.list(limit=100, offset=offset, **params).json()["job_list"]["jobs"]
+            if not page:
+                return ids
+            ids += [job["job_id"] for job in page]
+            offset += 100
+
+
+def seeded_jobs(project_id: str = PROJECT.id) -> list[dict[str, Any]]:
+    return list(build_seed().jobs[project_id].values())
+
+
+def iam_body(user=DEMO_IAM_USER, password=DEMO_IAM_PASSWORD, domain=DEMO_IAM_DOMAIN, project_id=PROJECT.id):
+    scope = {"project": {"id": project_id}} if project_id else None
+    auth = {
+        "identity": {
+            "methods": ["password"],
+            "password": {"user": {"name": user, "password": password, "domain": {"name": domain}}},
+        }
+    }
+    if scope:
+        auth["scope"] = scope
+    return {"auth": auth}
+
+
+def issue_token(simulator: Simulator, **kwargs) -> requests.Response:
+    return requests.post(
+        f"{simulator.url}/v3/auth/tokens",
+        json=iam_body(**kwargs),
+        headers={"Content-Type": "application/json;charset=utf8"},
+        timeout=5,
+    )
