@@ -5,7 +5,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -17,7 +17,11 @@ from django.shortcuts import resolve_url
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
 
+from .http import RequestIdHttpRequest
 from .logs import request_id_var, user_var
+
+if TYPE_CHECKING:
+    from django_htmx.middleware import HtmxDetails
 
 LAST_ACTIVITY = "accounts.last_activity"  # session key: Unix time of the last request
 # A request id from the proxy is used only if it looks like one: it goes into every log line.
@@ -36,7 +40,7 @@ class RequestIdMiddleware:
     def __init__(self, get_response: Middleware) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+    def __call__(self, request: RequestIdHttpRequest) -> HttpResponseBase:
         incoming = request.headers.get("X-Request-Id", "")
         if settings.DLI_ADMIN_TRUST_REQUEST_ID and _REQUEST_ID.fullmatch(incoming):
             request_id = incoming
@@ -94,16 +98,27 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
 
     Otherwise the XHR would follow the redirect and htmx would swap a login form into a table. The
     login page's `next` is the page the browser shows, not the fragment URL (which may be POST-only).
+    Django decides whether the login is required; only its answer to an htmx request is replaced
+    (here rather than in handle_no_permission, which is declared to return a redirect).
     """
 
-    def handle_no_permission(self, request: HttpRequest, view_func: Callable[..., Any]) -> HttpResponse:
-        if not getattr(request, "htmx", False):
-            return super().handle_no_permission(request, view_func)
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., HttpResponseBase],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[Any, Any],
+    ) -> HttpResponseBase | None:
+        response = super().process_view(request, view_func, view_args, view_kwargs)
+        # Set by HtmxMiddleware: later in MIDDLEWARE, but every __call__ runs before any process_view.
+        htmx: HtmxDetails | None = getattr(request, "htmx", None)
+        if response is None or not htmx:
+            return response
         login_url = resolve_url(self.get_login_url(view_func))
-        if page := request.htmx.current_url_abs_path:
+        if page := htmx.current_url_abs_path:
             login_url = redirect_to_login(page, login_url, self.get_redirect_field_name(view_func))[
                 "Location"
             ]
-        response = HttpResponse(status=401)
-        response["HX-Redirect"] = login_url
-        return response
+        unauthorized = HttpResponse(status=401)
+        unauthorized["HX-Redirect"] = login_url
+        return unauthorized

@@ -68,8 +68,12 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]]) -> byt
         created_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
     )
     batch_id = content[_BATCH_ID]
-    if batch_id is not None:
-        content[_BATCH_ID] = str(batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id))
+    if isinstance(batch_id, uuid.UUID):
+        content[_BATCH_ID] = str(batch_id)
+    elif isinstance(batch_id, str):
+        content[_BATCH_ID] = str(uuid.UUID(batch_id))
+    elif batch_id is not None:
+        raise TypeError("batch_id must be a UUID, its text or None")
     content.append([list(job) for job in jobs])
     return _ENCODER.encode(dict(zip(_KEYS, [content[i] for i in _ORDER], strict=True))).encode("ascii")
 
@@ -118,7 +122,8 @@ def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -
                 raise ChainBroken(seq + 1, f"missing (the next record is {values[_SEQ]}): it was removed")
             raise ChainBroken(values[_SEQ], f"out of sequence (expected {seq + 1}): it was inserted")
         seq += 1
-        jobs, copy_problem = [], ""
+        jobs: list[list[object]] = []
+        copy_problem = ""
         while line is not None and line[0] <= seq:
             record_id, position, batch_id, project_id, *job = line
             if record_id < seq:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from contextlib import closing
 from operator import itemgetter
 
@@ -78,13 +78,15 @@ def audit_export_rows(
         else:
             lines = lines.filter(name__icontains=filters.job)
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
-    line_fields = ("record_id", "position", "record__created_at", "batch_id", "record__actor_username")
-    line_fields += ("project_id", "job_id", "name", "status", "record__client_ip")
-    record_fields = ("seq", "created_at", "kind", "batch_id", "actor_username", "project_id", "job_id")
-    record_fields += ("job_name", "outcome", "message", "error_code", "dli_request_id", "attempts")
-    record_fields += ("duration_ms", "client_ip", "source", "reason", "refused_job_ids")
+    line_fields: tuple[str, ...] = ("record_id", "position", "record__created_at", "batch_id")
+    line_fields += ("record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip")
+    record_fields: tuple[str, ...] = ("seq", "created_at", "kind", "batch_id", "actor_username")
+    record_fields += ("project_id", "job_id", "job_name", "outcome", "message", "error_code")
+    record_fields += ("dli_request_id", "attempts", "duration_ms", "client_ip", "source", "reason")
+    record_fields += ("refused_job_ids",)
 
-    def intent_rows() -> Iterator[tuple]:
+    # Generators, not just iterators: closing one closes its server-side cursor.
+    def intent_rows() -> Generator[tuple, None, None]:
         query = lines.order_by("record_id", "position").values_list(*line_fields, named=True)
         for line in query.iterator(chunk_size=chunk_size):
             yield (
@@ -103,7 +105,7 @@ def audit_export_rows(
                 ),
             )
 
-    def record_rows() -> Iterator[tuple]:
+    def record_rows() -> Generator[tuple, None, None]:
         query = records.order_by("seq").values_list(*record_fields, named=True)
         for r in query.iterator(chunk_size=chunk_size):
             common = {

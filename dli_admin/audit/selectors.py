@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -48,13 +48,13 @@ def audit_unsettled_jobs(
         if not job_ids:
             return []
         lines = lines.filter(job_id__in=job_ids)
-    lines = (
+    unsettled = (
         lines.annotate(latest=latest_outcome())
         .filter(Q(latest__isnull=True) | Q(latest=AuditOutcome.UNKNOWN))
         .order_by("record_id", "position")
         .values_list("batch_id", "project_id", "job_id", "name")
     )
-    return [UnsettledJob(*line) for line in lines]
+    return [UnsettledJob(*line) for line in unsettled]
 
 
 # --- The chain ------------------------------------------------------------------------------------
@@ -68,6 +68,12 @@ def read_snapshot():
     return transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
 
 
+def _closable[T](rows: Iterator[T]) -> Generator[T, None, None]:
+    """The rows as a generator, whose close() also closes `rows`: QuerySet.iterator() returns one, so
+    closing it closes the server-side cursor, but its stubs only promise an Iterator (no close())."""
+    yield from rows
+
+
 def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> ChainStatus:
     """Walk the chain in seq order and recompute every hash; raise ChainBroken at the first fault.
 
@@ -78,13 +84,13 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
     """
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        records = (
+        records = _closable(
             AuditRecord.objects.filter(seq__lte=last)
             .order_by("seq")
             .values_list(*RECORD_FIELDS, "hash")
             .iterator(chunk_size=chunk_size)
         )
-        lines = (
+        lines = _closable(
             AuditIntentJob.objects.filter(record_id__lte=last)
             .order_by("record_id", "position")
             .values_list("record_id", "position", "batch_id", "project_id", "job_id", "name", "status")
@@ -157,7 +163,7 @@ def _start_of(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def date_range(records: QuerySet, filters: AuditFilters, prefix: str = "") -> QuerySet:
+def date_range[QS: QuerySet](records: QS, filters: AuditFilters, prefix: str = "") -> QS:
     if filters.date_from:
         records = records.filter(**{f"{prefix}created_at__gte": _start_of(filters.date_from)})
     if filters.date_to:
@@ -201,7 +207,7 @@ def _heads(scope: set[str] | None, filters: AuditFilters) -> QuerySet[AuditRecor
     so the newest-first walk follows the primary key, and subqueries that name a batch or job but
     not the kind, so the only index that fits them is (batch_id, job_id, seq).
     """
-    heads = AuditRecord.objects.exclude(kind=AuditKind.RESULT)
+    heads: QuerySet[AuditRecord] = AuditRecord.objects.exclude(kind=AuditKind.RESULT)
     if scope is not None:
         heads = heads.filter(project_id__in=scope)
     if filters.actor:
@@ -290,7 +296,8 @@ def _with_counts(heads: list[AuditRecord]) -> list[BatchRow]:
     )
     for record_id, n in job_counts:
         intents[record_id].job_count = n
-    by_batch = {row.head.batch_id: row for row in intents.values()}
+    # An intent always has a batch id; a None would name no batch (an IN list drops it) anyway.
+    by_batch = {row.head.batch_id: row for row in intents.values() if row.head.batch_id is not None}
     outcomes = (
         _latest_results(by_batch).order_by().values_list("batch_id", "outcome").annotate(n=Count("seq"))
     )
@@ -303,7 +310,7 @@ def _with_counts(heads: list[AuditRecord]) -> list[BatchRow]:
 class BatchJob:
     """One job of a batch: as selected, and its newest result (None: no result yet)."""
 
-    job_id: int
+    job_id: int | None  # None: a result stored without a job id (not one audit.services writes)
     name: str
     status: str
     latest: AuditRecord | None
@@ -333,16 +340,17 @@ class BatchDetail:
 
 def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDetail | None:
     """A batch's intent, jobs and results, or None when it does not exist for this user."""
-    records = AuditRecord.objects.filter(batch_id=batch_id)
+    matching = AuditRecord.objects.filter(batch_id=batch_id)
     if scope is not None:
-        records = records.filter(project_id__in=scope)
-    records = list(records.order_by("seq"))
+        matching = matching.filter(project_id__in=scope)
+    records = list(matching.order_by("seq"))
     if not records:
         return None
     intent = next((record for record in records if record.kind == AuditKind.INTENT), None)
     results = [record for record in records if record.kind == AuditKind.RESULT]
-    latest: dict[int, AuditRecord] = {}
-    tally: dict[int, int] = {}
+    # Keyed by job id; None only for a result stored without one (a damaged record), shown as such.
+    latest: dict[int | None, AuditRecord] = {}
+    tally: dict[int | None, int] = {}
     for result in results:
         latest[result.job_id] = result
         tally[result.job_id] = tally.get(result.job_id, 0) + 1

@@ -8,23 +8,24 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
+from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import audit_project_ids
 
 from .export import EXPORT_COLUMNS, audit_export_rows
 from .forms import AuditFilterForm
-from .selectors import audit_batch_page, audit_batch_read
+from .selectors import BatchDetail, audit_batch_page, audit_batch_read
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _scope(request) -> set[str] | None:
+def _scope(request: AuthenticatedHttpRequest) -> set[str] | None:
     """Projects whose log the user may read (None: all); PermissionDenied when there are none."""
     scope = audit_project_ids(request.user)
     if scope is not None and not scope:
@@ -32,14 +33,14 @@ def _scope(request) -> set[str] | None:
     return scope
 
 
-def _is_fragment_request(request) -> bool:
+def _is_fragment_request(request: AuthenticatedHttpRequest) -> bool:
     # A history restore wants the whole page even though htmx sends it.
     return bool(request.htmx) and not request.htmx.history_restore_request
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-def audit_list(request):
+def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     scope = _scope(request)
     form = AuditFilterForm(request.GET)
     page = None
@@ -56,7 +57,7 @@ def audit_list(request):
     return render(request, template, context)
 
 
-def _batch_or_404(request, batch_id: uuid.UUID):
+def _batch_or_404(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> BatchDetail:
     batch = audit_batch_read(scope=_scope(request), batch_id=batch_id)
     if batch is None:
         raise Http404("No such batch in the audit log.")  # or not one of the user's projects
@@ -64,13 +65,13 @@ def _batch_or_404(request, batch_id: uuid.UUID):
 
 
 @require_GET
-def audit_batch(request, batch_id: uuid.UUID):
+def audit_batch(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     return render(request, "audit/batch.html", {"batch": _batch_or_404(request, batch_id)})
 
 
 @require_GET
 @vary_on_headers("HX-Request")
-def audit_batch_rows(request, batch_id: uuid.UUID):
+def audit_batch_rows(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
     """The batch's per-job rows, for expanding a list row in place; a plain visit goes to the batch."""
     batch = _batch_or_404(request, batch_id)
     if not _is_fragment_request(request):
@@ -104,7 +105,7 @@ def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
 
 
 @require_GET
-def audit_export(request):
+def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The current filter as CSV, one row per job record, streamed from server-side cursors."""
     scope = _scope(request)
     form = AuditFilterForm(request.GET)

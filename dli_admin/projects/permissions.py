@@ -30,8 +30,7 @@ def projects_visible_to(user) -> QuerySet[DliProject]:
 def project_for(user, project_id: str) -> tuple[DliProject, Role]:
     """The project and the user's role in it, or 404: a project without a role does not exist for them."""
     project = DliProject.objects.filter(project_id=project_id).first()
-    role = project_role(user, project) if project else None
-    if role is None:
+    if project is None or (role := project_role(user, project)) is None:
         raise Http404("No such DLI project.")
     return project, role
 

@@ -196,7 +196,7 @@ class Seed:
 
 def _job_configs(rng: random.Random, project: str) -> list[dict[str, Any]]:
     # A small pool of configurations shared by many jobs keeps 11k jobs cheap in memory.
-    configs = []
+    configs: list[dict[str, Any]] = []
     for _ in range(24):
         cu = rng.choice((2, 2, 4, 4, 8, 16))
         configs.append(

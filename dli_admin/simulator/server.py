@@ -767,6 +767,9 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = IDLE_TIMEOUT
     disable_nagle_algorithm = True
     server: _Server
+    # BaseHTTPRequestHandler's buffer of header lines (send_header creates it), which typeshed leaves
+    # out as private: _send appends the body to it so head and body go out in one write.
+    _headers_buffer: list[bytes]
 
     def version_string(self) -> str:
         return self.server_version
@@ -807,7 +810,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            chunks, total = [], 0
+            chunks: list[bytes] = []
+            total = 0
             while True:
                 try:
                     size = int(self.rfile.readline(1024).split(b";")[0].strip(), 16)

@@ -21,8 +21,12 @@ def demo_roles(projects: list[DliProject]) -> dict[str, list[tuple[Role, DliProj
     return {
         "admin": [],
         "owner": [(Role.OWNER, project) for project in projects],
-        "operator": [(Role.OPERATOR, first), (Role.OPERATOR, second), (Role.VIEWER, third)]
-        + [(Role.OPERATOR, project) for project in rest],
+        "operator": [
+            (Role.OPERATOR, first),
+            (Role.OPERATOR, second),
+            (Role.VIEWER, third),
+            *((Role.OPERATOR, project) for project in rest),
+        ],
         "viewer": [(Role.VIEWER, project) for project in projects],
         "auditor": [(Role.AUDITOR, None)],
     }
