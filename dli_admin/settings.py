@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "django_tasks_db",
     "dli_admin.accounts",
     "dli_admin.projects",
     "dli_admin.audit",
@@ -243,7 +244,15 @@ DLI_IAM_DOMAIN = env_str("DLI_IAM_DOMAIN")
 DLI_CONNECT_TIMEOUT = env_number("DLI_CONNECT_TIMEOUT", 3.0, float)
 DLI_TIMEOUT = env_number("DLI_TIMEOUT", 15.0, float)  # read timeout, seconds
 DLI_BATCH_SIZE = int(env_number("DLI_BATCH_SIZE", 50))  # ids per batch-delete call
-DLI_MAX_BATCH = int(env_number("DLI_MAX_BATCH", 1000))  # most jobs one delete may cover
+DLI_MAX_BATCH = int(env_number("DLI_MAX_BATCH", 10_000))  # most jobs one delete may cover
+DLI_CONCURRENCY = int(env_number("DLI_CONCURRENCY", 4))  # calls in flight per DLI endpoint and process
+# How long a batch keeps retrying while DLI is unreachable or throttles, before its unsent jobs read skipped.
+DLI_BATCH_RETRY_DEADLINE = env_number("DLI_BATCH_RETRY_DEADLINE", 15 * 60, float)
+DLI_BATCH_LEASE = env_number("DLI_BATCH_LEASE", 30, float)  # seconds a worker holds a batch unrenewed
+DLI_BATCH_SWEEP = env_number("DLI_BATCH_SWEEP", 20, float)  # seconds between looks for stalled batches
+
+# Background work: the database is the queue; `manage.py db_worker` runs it (docs/deployment.md).
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Room for a selection over the ceiling, so the operator reads why instead of a bare 400.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, 2 * DLI_MAX_BATCH + 100)
 DLI_CONFIRM_NAME_THRESHOLD = int(env_number("DLI_CONFIRM_NAME_THRESHOLD", 20))

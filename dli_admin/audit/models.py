@@ -26,8 +26,10 @@ class AuditQuerySet(models.QuerySet):
     def delete(self):
         raise AuditImmutableError("Audit records are append-only: they cannot be deleted.")
 
-    delete.alters_data = True
-    delete.queryset_only = True
+    # As on Django's QuerySet.delete: templates may not call it, managers do not copy it. Attributes
+    # on a function are fine at run time; mypy does not know Django's two.
+    delete.alters_data = True  # type: ignore[attr-defined]
+    delete.queryset_only = True  # type: ignore[attr-defined]
 
     def _raw_delete(self, using):
         raise AuditImmutableError("Audit records are append-only: they cannot be deleted.")
@@ -54,6 +56,7 @@ class AuditKind(models.TextChoices):
     INTENT = "intent", "intent"
     RESULT = "result", "result"
     REFUSAL = "refusal", "refusal"
+    CANCEL = "cancel", "cancel"  # someone asked a running batch to stop
 
 
 class AuditOutcome(models.TextChoices):

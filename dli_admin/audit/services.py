@@ -89,6 +89,8 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
             seq += 1
             record.seq, record.created_at, record.prev_hash = seq, now, prev_hash
             for position, line in enumerate(jobs):
+                # Only intents have job lines, and audit_intent_record always gives one its batch id.
+                assert record.batch_id is not None
                 line.record_id, line.position = seq, position
                 line.batch_id, line.project_id = record.batch_id, record.project_id
             record.hash = prev_hash = record_hash(
@@ -148,7 +150,7 @@ def audit_results_record(
     if source not in AuditSource.values:
         raise ValueError(f"unknown audit result source {source!r}")
     actor_id, username = _actor(actor)
-    drafts = []
+    drafts: list[tuple[AuditRecord, list[AuditIntentJob]]] = []
     for result in results:
         if result.outcome not in AuditOutcome.values:
             raise ValueError(f"unknown audit outcome {result.outcome!r} for job {result.job_id}")
@@ -200,5 +202,23 @@ def audit_refusal_record(
         user_agent=_clean(user_agent, USER_AGENT_LENGTH),
         reason=_clean(reason, 500),
         refused_job_ids=kept,
+    )
+    _append([(record, [])], durable=False)
+
+
+def audit_cancel_record(
+    *, batch_id: uuid.UUID, actor, project_id: str, client_ip: str, user_agent: str
+) -> None:
+    """Record that someone asked a running batch to stop (its unsent jobs then read skipped)."""
+    actor_id, username = _actor(actor)
+    record = AuditRecord(
+        kind=AuditKind.CANCEL,
+        batch_id=batch_id,
+        actor_id=actor_id,
+        actor_username=username,
+        project_id=_clean(project_id, 64),
+        client_ip=_clean(client_ip, 64),
+        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason="cancel requested: jobs not yet sent will not be sent",
     )
     _append([(record, [])], durable=False)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
+from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.selectors import PAGE_SIZES, JobFilters
 from dli_admin.projects.statuses import STATUSES
 
@@ -31,7 +32,8 @@ class JobFilterForm(forms.Form):
         required=False,
         choices=[(size, f"{size} per page") for size in PAGE_SIZES],
         coerce=int,
-        empty_value=50,
+        # Django takes any value here (docs: "the value to use to represent empty"); the stubs say str.
+        empty_value=50,  # type: ignore[arg-type]
     )
 
     def filters(self) -> JobFilters:
@@ -50,3 +52,25 @@ class JobFilterForm(forms.Form):
 
     def page_size_value(self) -> int:
         return (self.cleaned_data.get("page_size") if self.is_valid() else None) or 50
+
+
+class JobIdListField(forms.CharField):
+    """Comma-separated DLI job ids (the rows a page shows), at most one page's worth."""
+
+    def to_python(self, value: object) -> list[int]:  # type: ignore[override]
+        text = super().to_python(value)
+        ids = [parse_job_id(part) for part in text.split(",") if part]
+        if len(ids) > 500 or any(job_id is None for job_id in ids):
+            raise forms.ValidationError("rows must be at most 500 comma-separated job ids")
+        return [job_id for job_id in ids if job_id is not None]
+
+
+class BatchPollForm(forms.Form):
+    """What a polling progress panel sends: the job rows it shows, and when it last looked."""
+
+    rows = JobIdListField(required=False, max_length=12_000)
+    since = forms.DateTimeField(required=False)
+
+
+class BatchPageForm(forms.Form):
+    page = forms.IntegerField(required=False, min_value=1, max_value=1_000_000)

@@ -10,4 +10,15 @@ urlpatterns = [
     ),
     path("projects/<str:project_id>/jobs/delete/", views.job_delete, name="dli-job-delete"),
     path("projects/<str:project_id>/jobs/<str:job_id>/check/", views.job_check, name="dli-job-check"),
+    path("projects/<str:project_id>/batches/<uuid:batch_id>/", views.batch_detail, name="dli-batch-detail"),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/progress/",
+        views.batch_progress_view,
+        name="dli-batch-progress",
+    ),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/cancel/",
+        views.batch_cancel,
+        name="dli-batch-cancel",
+    ),
 ]

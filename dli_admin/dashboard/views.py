@@ -3,30 +3,36 @@
 from __future__ import annotations
 
 import logging
+import uuid
+from datetime import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
 
+from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.audit.services import client_ip_for
 from dli_admin.deletes import services
+from dli_admin.deletes.models import DeleteBatch
+from dli_admin.deletes.selectors import batch_for, batch_progress, batch_rows, batch_rows_settled
 from dli_admin.dli import DliError
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
-from dli_admin.projects.models import Grant
+from dli_admin.projects.models import DliProject, Grant
 from dli_admin.projects.permissions import may_delete_any, project_for, projects_visible_to
 from dli_admin.projects.selectors import JobFilters, flink_jobs_page
 
-from .forms import JobFilterForm
+from .forms import BatchPageForm, BatchPollForm, JobFilterForm
 
 logger = logging.getLogger(__name__)
 JOBS = "dashboard/jobs.html"
 
 
-def _requester(request: HttpRequest) -> services.Requester:
+def _requester(request: AuthenticatedHttpRequest) -> services.Requester:
     return services.Requester(
         user=request.user,
         client_ip=client_ip_for(request),
@@ -34,7 +40,7 @@ def _requester(request: HttpRequest) -> services.Requester:
     )
 
 
-def _project_for_change(request: HttpRequest, project_id: str, job_ids=()):
+def _project_for_change(request: AuthenticatedHttpRequest, project_id: str, job_ids=()):
     """The project of a mutating request; a refusal (no role: 404) is audited, then raised."""
     try:
         return project_for(request.user, project_id)[0]
@@ -45,14 +51,16 @@ def _project_for_change(request: HttpRequest, project_id: str, job_ids=()):
         raise
 
 
-def _page_ids(request: HttpRequest) -> set[int]:
+def _page_ids(request: AuthenticatedHttpRequest) -> set[int]:
     """Ids of the rows shown on the operator's page: only those get swapped in place."""
     return {
         job_id for value in request.POST.getlist("page_ids") if (job_id := parse_job_id(value)) is not None
     }
 
 
-def _render(request: HttpRequest, partial: str, context: dict, status: int = 200) -> HttpResponse:
+def _render(
+    request: AuthenticatedHttpRequest, partial: str, context: dict, status: int = 200
+) -> HttpResponse:
     """A fragment for htmx, the whole page otherwise; the same URL answers both."""
     template = f"{JOBS}#{partial}" if request.htmx else "dashboard/jobs_action.html"
     response = render(request, template, {**context, "partial": partial}, status=status)
@@ -61,7 +69,7 @@ def _render(request: HttpRequest, partial: str, context: dict, status: int = 200
 
 
 @require_GET
-def project_list(request: HttpRequest) -> HttpResponse:
+def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     projects = list(projects_visible_to(request.user))
     roles = dict(
         Grant.objects.filter(user=request.user, project__in=projects).values_list("project_id", "role")
@@ -74,7 +82,7 @@ def project_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_GET
-def job_list(request: HttpRequest, project_id: str) -> HttpResponse:
+def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
     project, role = project_for(request.user, project_id)
     form = JobFilterForm(request.GET)
     filters = form.filters()
@@ -105,20 +113,20 @@ def job_list(request: HttpRequest, project_id: str) -> HttpResponse:
     return response
 
 
-def _query_without_page(request: HttpRequest) -> str:
+def _query_without_page(request: AuthenticatedHttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     return query.urlencode()
 
 
-def _select_across(request: HttpRequest) -> JobFilters | None:
+def _select_across(request: AuthenticatedHttpRequest) -> JobFilters | None:
     if request.POST.get("select_across") != "1":
         return None
     return JobFilterForm(request.POST).filters()
 
 
 @require_POST
-def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
+def job_delete_review(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
     """Step 1: what would be deleted, what is excluded and why, and the confirm button."""
     project = _project_for_change(request, project_id, request.POST.getlist("job_ids")[:200])
     context = {"project": project, "page_ids": sorted(_page_ids(request))}
@@ -135,16 +143,17 @@ def job_delete_review(request: HttpRequest, project_id: str) -> HttpResponse:
 
 
 @require_POST
-def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
-    """Step 2: delete what the signed confirmation lists; every selected row becomes a status row."""
+def job_delete(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
+    """Step 2: hand what the signed confirmation lists to a worker; answers at once with its progress."""
     project = _project_for_change(request, project_id)
-    context = {"project": project, "page_ids": sorted(_page_ids(request))}
+    page_ids = sorted(_page_ids(request))
+    context = {"project": project, "page_ids": page_ids}
     token = request.POST.get("token", "")
     confirm_name = request.POST.get("confirm_name", "")
     try:
         if not token:
             raise services.SelectionError("Nothing to delete: select jobs and review them first.")
-        result = services.flink_jobs_delete(
+        batch = services.flink_jobs_delete(
             requester=_requester(request),
             project=project,
             token=token,
@@ -155,14 +164,104 @@ def job_delete(request: HttpRequest, project_id: str) -> HttpResponse:
         return _render(request, "confirm-panel", {**context, "plan": exc.plan, "name_error": str(exc)}, 400)
     except (services.SelectionError, DliNotConfigured) as exc:
         return _render(request, "action-error", {**context, "error": str(exc)}, status=400)
-    if not request.htmx and not result.results:
-        messages.info(request, "Nothing was deleted.")
-        return redirect(reverse("dli-job-list", args=[project.project_id]))
-    return _render(request, "result-panel", {**context, "result": result})
+    url = reverse("dli-batch-detail", args=[project.project_id, batch.pk])
+    if not request.htmx:
+        return redirect(url)  # POST, redirect, GET: a reload never confirms twice
+    response = _render_progress(request, project, batch, rows=page_ids, since=None)
+    response["HX-Push-Url"] = url
+    return response
+
+
+def _render_progress(
+    request: AuthenticatedHttpRequest,
+    project: DliProject,
+    batch: DeleteBatch,
+    *,
+    rows: list[int],
+    since: datetime | None,
+) -> HttpResponse:
+    """The batch's progress panel, with each shown row that settled since the last look swapped in."""
+    progress = batch_progress(batch)
+    settled = batch_rows_settled(batch, job_ids=rows, since=since)
+    newest = max((row.settled_at for row in settled if row.settled_at), default=since)
+    context = {
+        "project": project,
+        "batch": batch,
+        "progress": progress,
+        "settled_rows": settled,
+        "rows": ",".join(str(job_id) for job_id in rows),
+        "since": newest.isoformat() if newest else "",
+        "may_cancel": services.may_cancel(request.user, batch),
+    }
+    response = render(request, "dashboard/batch.html#progress", context)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _batch_or_404(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID):
+    project, _role = project_for(request.user, project_id)
+    batch = batch_for(project=project, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such delete batch in this project.")
+    return project, batch
+
+
+@require_GET
+def batch_detail(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID) -> HttpResponse:
+    """A batch at its stable URL: live progress while it runs, every job's outcome once it ended."""
+    project, batch = _batch_or_404(request, project_id, batch_id)
+    form = BatchPageForm(request.GET)
+    page = form.cleaned_data["page"] if form.is_valid() and form.cleaned_data["page"] else 1
+    rows, pages = batch_rows(batch, page=page)
+    progress = batch_progress(batch)
+    context = {
+        "project": project,
+        "batch": batch,
+        "progress": progress,
+        "job_rows": rows,
+        "page": min(page, pages),
+        "pages": pages,
+        "rows": ",".join(str(row.job_id) for row in rows if row.state != "settled"),
+        "since": timezone.now().isoformat(),
+        "may_cancel": services.may_cancel(request.user, batch),
+    }
+    return render(request, "dashboard/batch.html", context)
+
+
+@require_GET
+def batch_progress_view(
+    request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID
+) -> HttpResponse:
+    """What the progress panel polls (about once a second) while the batch runs."""
+    project, batch = _batch_or_404(request, project_id, batch_id)
+    form = BatchPollForm(request.GET)
+    if not form.is_valid():
+        return HttpResponse("Bad progress request.", status=400, content_type="text/plain")
+    return _render_progress(
+        request, project, batch, rows=form.cleaned_data["rows"], since=form.cleaned_data["since"]
+    )
 
 
 @require_POST
-def job_check(request: HttpRequest, project_id: str, job_id: str) -> HttpResponse:
+def batch_cancel(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID) -> HttpResponse:
+    """Stop a running batch: chunks not yet sent are not sent; a chunk in flight settles normally."""
+    project = _project_for_change(request, project_id)
+    batch = batch_for(project=project, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such delete batch in this project.")
+    batch = services.flink_jobs_batch_cancel(requester=_requester(request), batch=batch)
+    if not request.htmx:
+        messages.info(
+            request, "The batch stops before its next chunk: jobs not yet sent will not be deleted."
+        )
+        return redirect(reverse("dli-batch-detail", args=[project.project_id, batch.pk]))
+    form = BatchPollForm(request.POST)
+    rows = form.cleaned_data["rows"] if form.is_valid() else []
+    return _render_progress(request, project, batch, rows=rows, since=None)
+
+
+@require_POST
+def job_check(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -> HttpResponse:
     """'Check again' on an unknown row: read the job back from DLI and record what we learn."""
     project = _project_for_change(request, project_id, [job_id])
     try:

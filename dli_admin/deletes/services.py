@@ -1,9 +1,9 @@
-"""The batch delete: rules, roles, claims, audit and orchestration of DLI calls.
+"""The batch delete: rules, roles, audit, and the hand-over to a background worker.
 
 Flow: plan (validate the selection against DLI, decide who may delete what, sign what the operator
-saw) -> confirm (check the signature, write the audit intent, re-read, claim, delete in chunks,
-settle each job by reading it back (settling.py), write the results, release the claims).
-Every entry point finds the caller's role itself, from the user and the project.
+saw) -> confirm (check the signature, write the audit intent, persist the batch and its jobs, enqueue
+it; a worker then runs it: runner.py) -> cancel. Every entry point finds the caller's role itself,
+from the user and the project.
 """
 
 from __future__ import annotations
@@ -12,34 +12,38 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from dli_admin.audit.models import AuditOutcome
 from dli_admin.audit.services import (
     AuditJobResult,
+    audit_cancel_record,
     audit_intent_record,
     audit_refusal_record,
     audit_results_record,
 )
-from dli_admin.dli import DliClient, DliError
+from dli_admin.dli import DliClient
 from dli_admin.projects.connections import dli_client_for
 from dli_admin.projects.jobs import JobRef, parse_job_id
 from dli_admin.projects.models import DliProject, Role
 from dli_admin.projects.permissions import can_delete, may_delete_any, project_role
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
-from dli_admin.projects.statuses import ACTIVE_STATUSES, status_label
+from dli_admin.projects.statuses import ACTIVE_STATUSES
 
-from .models import CLAIM_TTL, JobClaim
-from .settling import flink_jobs_delete_and_settle, flink_jobs_reconcile
+from .models import BatchState, DeleteBatch, DeleteBatchJob, JobState
+from .settling import flink_jobs_reconcile
 
 CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
 CONFIRMATION_MAX_AGE = 15 * 60  # seconds a confirmation stays valid
-SKIPPED, UNKNOWN = AuditOutcome.SKIPPED, AuditOutcome.UNKNOWN
+SKIPPED = AuditOutcome.SKIPPED
+ALREADY_TAKEN = "already being deleted by another batch"
+REVIEW_ROWS = 50  # rows the confirmation lists one by one
 
 
 class SelectionError(Exception):
@@ -66,6 +70,8 @@ class Requester:
 @dataclass(frozen=True)
 class PlannedJob(JobRef):
     excluded_because: str = ""  # empty: will be deleted
+    job_type: str = ""  # these two never change, so they narrow the worker's DLI reads
+    user_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,15 @@ class DeletePlan:
         return [job for job in self.jobs if not job.excluded_because]
 
     @property
+    def first_eligible(self) -> list[PlannedJob]:
+        """What the confirmation lists row by row; a big batch is shown by its counts."""
+        return self.eligible[:REVIEW_ROWS]
+
+    @property
+    def more_eligible(self) -> int:
+        return max(len(self.eligible) - REVIEW_ROWS, 0)
+
+    @property
     def excluded(self) -> list[PlannedJob]:
         return [job for job in self.jobs if job.excluded_because]
 
@@ -92,21 +107,6 @@ class DeletePlan:
     def counts_by_status(self) -> list[tuple[str, int]]:
         counts = Counter(job.status_label for job in self.eligible)
         return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
-
-
-@dataclass(frozen=True)
-class DeleteResult:
-    batch_id: uuid.UUID
-    results: tuple[AuditJobResult, ...]
-
-    @property
-    def counts(self) -> dict[str, int]:
-        counts = Counter(result.outcome for result in self.results)
-        return {outcome: counts[outcome] for outcome in AuditOutcome.values if counts[outcome]}
-
-    @property
-    def summary(self) -> str:
-        return ", ".join(f"{count} {outcome}" for outcome, count in self.counts.items()) or "nothing selected"
 
 
 def parse_job_ids(values: Sequence[str], *, ceiling: int | None = None) -> list[int]:
@@ -220,6 +220,8 @@ def flink_jobs_delete_plan(
             name=job.name,
             status=job.status,
             excluded_because=_exclusion(role, job.status),
+            job_type=job.job_type,
+            user_name=job.user_name,
         )
         for job in jobs
     )
@@ -227,7 +229,7 @@ def flink_jobs_delete_plan(
         {
             "p": project.project_id,
             "u": requester.user.pk,
-            "j": [[j.job_id, j.name, j.status] for j in planned],
+            "j": [[j.job_id, j.name, j.status, j.job_type, j.user_name] for j in planned],
         },
         salt=CONFIRMATION_SALT,
         compress=True,
@@ -257,8 +259,8 @@ def _load_confirmation(requester: Requester, project: DliProject, role: Role, to
         )
         raise SelectionError("This confirmation was made for another project or user. Nothing was deleted.")
     return [
-        PlannedJob(job_id=job_id, name=name, status=status, excluded_because=_exclusion(role, status))
-        for job_id, name, status in payload["j"]
+        PlannedJob(job_id, name, status, _exclusion(role, status), job_type, user_name)
+        for job_id, name, status, job_type, user_name in payload["j"]
     ]
 
 
@@ -268,16 +270,19 @@ def flink_jobs_delete(
     project: DliProject,
     token: str,
     confirm_name: str = "",
-    client: DliClient | None = None,
-) -> DeleteResult:
-    """Delete the jobs of a signed confirmation and settle the fate of each one."""
+    via: str = "web",
+) -> DeleteBatch:
+    """Persist the jobs of a signed confirmation as a batch and hand it to a worker; returns at once.
+
+    The audit intent is written first, in its own transaction, before anything could reach DLI. A job
+    that another live batch holds reads skipped in this one (the partial unique index decides).
+    """
     role = _require_delete_role(requester, project, [])
     confirmed = _load_confirmation(requester, project, role, token)
     if _needs_name(confirmed) and confirm_name.strip() != project.name:
         plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
         message = f"Type the project name “{project.name}” exactly to confirm. Nothing was deleted."
         raise NameMismatch(message, plan)
-    client = client or dli_client_for(project)
     batch_id = uuid.uuid4()
     audit_intent_record(
         batch_id=batch_id,
@@ -288,84 +293,128 @@ def flink_jobs_delete(
         client_ip=requester.client_ip,
         user_agent=requester.user_agent,
     )
-    results: dict[int, AuditJobResult] = {}
-
-    def skip(job: PlannedJob, reason: str) -> None:
-        results[job.job_id] = AuditJobResult(
-            job_id=job.job_id, name=job.name, outcome=SKIPPED, message=reason
-        )
-
-    # Claim first, then re-check against DLI while holding the claims: a batch that ran just before us
-    # has either released its claims after deleting (we then read the jobs as gone) or still holds them.
-    for job in confirmed:
-        if job.excluded_because:
-            skip(job, job.excluded_because)
-    wanted = [job for job in confirmed if not job.excluded_because]
-    claimed = _claim(project, [job.job_id for job in wanted], batch_id) if wanted else set()
-    try:
-        for job in wanted:
-            if job.job_id not in claimed:
-                skip(job, "already being deleted by another batch")
-        to_check = [job for job in wanted if job.job_id in claimed]
-        to_delete = _recheck(client, role, to_check, skip) if to_check else []
-        if to_delete:
-            results.update(flink_jobs_delete_and_settle(client, to_delete))
-    except Exception as error:
-        # Whatever broke, the audit must say these jobs' fate is unknown (reconcile settles them later).
-        interrupted = [
-            results.get(job.job_id)
-            or AuditJobResult(
-                job_id=job.job_id, name=job.name, outcome=UNKNOWN, message=f"interrupted: {error!r}"
-            )
-            for job in confirmed
-        ]
-        audit_results_record(
-            batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=interrupted
-        )
-        raise
-    finally:
-        JobClaim.objects.filter(batch_id=batch_id).delete()
-
-    ordered = tuple(results[job.job_id] for job in confirmed)
-    audit_results_record(
-        batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=ordered
+    user: Any = requester.user
+    batch = DeleteBatch(
+        id=batch_id,
+        project=project,
+        project_id_text=project.project_id,
+        project_name=project.name,
+        requested_by=user if getattr(user, "pk", None) else None,
+        requested_by_username=user.get_username() if getattr(user, "pk", None) else "",
+        via=via,
+        total=len(confirmed),
     )
-    return DeleteResult(batch_id=batch_id, results=ordered)
-
-
-def _recheck(client: DliClient, role: Role, jobs: list[PlannedJob], skip) -> list[PlannedJob]:
-    """The jobs that are still as the operator confirmed them; the others are skipped with the reason."""
-    try:
-        now = flink_jobs_read(client=client, job_ids=[job.job_id for job in jobs])
-    except DliError as error:
-        for job in jobs:
-            skip(job, f"could not be checked in DLI before deleting: {error}")
-        return []
-    ready = []
-    for job in jobs:
-        current = now.found.get(job.job_id)
-        if job.job_id in now.gone:
-            skip(job, "already gone from DLI")
-        elif current is None:
-            skip(job, f"could not be checked in DLI before deleting: {now.unknown.get(job.job_id, '')}")
-        elif current.status != job.status:
-            skip(job, f"changed since you confirmed: now {status_label(current.status)}; review it again")
-        elif not can_delete(role, current.status):
-            skip(job, _exclusion(role, current.status))
-        else:
-            ready.append(job)
-    return ready
-
-
-def _claim(project: DliProject, job_ids: list[int], batch_id: uuid.UUID) -> set[int]:
-    """Claim the jobs for this batch; returns those we got. A job claimed by another batch is not ours."""
-    JobClaim.objects.filter(project=project, claimed_at__lt=timezone.now() - CLAIM_TTL).delete()
-    with transaction.atomic():
-        JobClaim.objects.bulk_create(
-            [JobClaim(project=project, job_id=job_id, batch_id=batch_id) for job_id in job_ids],
-            ignore_conflicts=True,
+    rows = [
+        DeleteBatchJob(
+            batch=batch,
+            position=position,
+            project_id_text=project.project_id,
+            job_id=job.job_id,
+            name=job.name,
+            status=job.status,
+            job_type=job.job_type,
+            user_name=job.user_name,
         )
-    return set(JobClaim.objects.filter(batch_id=batch_id).values_list("job_id", flat=True))
+        for position, job in enumerate(confirmed)
+    ]
+    skipped: list[AuditJobResult] = []
+    now = timezone.now()
+    for row, job in zip(rows, confirmed, strict=True):
+        if job.excluded_because:
+            _settle_row(row, SKIPPED, job.excluded_because, now)
+            skipped.append(AuditJobResult(job.job_id, job.name, SKIPPED, job.excluded_because))
+    with transaction.atomic():
+        batch.save(force_insert=True)
+        skipped += _insert_claiming(rows, now)
+        if skipped:
+            audit_results_record(
+                batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=skipped
+            )
+        if not any(row.state == JobState.PENDING for row in rows):
+            batch.state, batch.ended_at = BatchState.ENDED, now
+            batch.end_message = "nothing to send: every job was skipped"
+            batch.save(update_fields=["state", "ended_at", "end_message"])
+        else:
+            from .tasks import batch_enqueue  # the tasks module imports the runner, which imports this
+
+            transaction.on_commit(lambda: batch_enqueue(batch_id))
+    return batch
+
+
+def _settle_row(row: DeleteBatchJob, outcome: str, message: str, now: Any) -> None:
+    row.state, row.outcome, row.message, row.settled_at = JobState.SETTLED, outcome, message, now
+
+
+def _insert_claiming(rows: list[DeleteBatchJob], now: Any) -> list[AuditJobResult]:
+    """Insert the rows; a pending job that a live batch already holds is inserted settled, skipped."""
+    pending = [row for row in rows if row.state == JobState.PENDING]
+    held = set(
+        DeleteBatchJob.objects.filter(
+            project_id_text=rows[0].project_id_text if rows else "",
+            job_id__in=[row.job_id for row in pending],
+            state__in=[JobState.PENDING, JobState.SENT],
+        ).values_list("job_id", flat=True)
+    )
+    taken: list[AuditJobResult] = []
+    for row in pending:
+        if row.job_id in held:
+            _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
+            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+    try:
+        with transaction.atomic():
+            DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
+    except IntegrityError:
+        # Another batch claimed some of the jobs between our look and our insert: insert one by one.
+        for row in rows:
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except IntegrityError:
+                _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
+                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+                row.pk = None
+                row.save(force_insert=True)
+    return taken
+
+
+def may_cancel(user: Any, batch: DeleteBatch) -> bool:
+    """The requester or an owner of the project may stop a running batch."""
+    if not batch.is_live or batch.project is None:
+        return False
+    if batch.requested_by_id is not None and batch.requested_by_id == getattr(user, "pk", None):
+        return True
+    return project_role(user, batch.project) == Role.OWNER
+
+
+def flink_jobs_batch_cancel(*, requester: Requester, batch: DeleteBatch) -> DeleteBatch:
+    """Ask a live batch to stop: chunks not yet sent are not sent; a chunk in flight settles normally."""
+    if not may_cancel(requester.user, batch):
+        flink_jobs_refusal_record(
+            requester,
+            batch.project_id_text,
+            [],
+            f"may not cancel batch {batch.id} (not its requester or an owner)",
+        )
+        raise PermissionDenied("Only the requester of this batch or an owner of the project may cancel it.")
+    user: Any = requester.user
+    with transaction.atomic():
+        updated = DeleteBatch.objects.filter(
+            pk=batch.pk, state__in=[BatchState.QUEUED, BatchState.RUNNING]
+        ).update(state=BatchState.CANCELLING, cancel_requested_by_username=user.get_username())
+        if updated:
+            audit_cancel_record(
+                batch_id=batch.id,
+                actor=requester.user,
+                project_id=batch.project_id_text,
+                client_ip=requester.client_ip,
+                user_agent=requester.user_agent,
+            )
+    batch.refresh_from_db()
+    if updated:
+        from .tasks import batch_enqueue
+
+        batch_enqueue(batch.id)  # a queued batch that no worker holds ends now rather than when one comes
+    return batch
 
 
 def flink_job_check(*, requester: Requester, project: DliProject, job_id: str) -> list[AuditJobResult]:

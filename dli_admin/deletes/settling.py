@@ -2,9 +2,9 @@
 
 DLI's batch reply carries no job ids (docs/dli-api.md §1), so a reply alone never decides: every job DLI
 may have deleted is read back. The two fate rules below differ on purpose and sit side by side:
-- right after a delete (`flink_jobs_delete_and_settle`), a job that still exists after an ambiguous
-  answer is "unknown": DLI may still be working on it;
-- reconcile (`flink_jobs_reconcile`), which runs later, takes "still exists" as "failed".
+- right after a delete (`settled_fate`, used by the batch runner), a job that still exists after an
+  ambiguous answer is "unknown": DLI may still be working on it;
+- reconcile (`reconciled_fate`), which runs later, takes "still exists" as "failed".
 """
 
 from __future__ import annotations
@@ -12,20 +12,19 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-
-from django.utils import timezone
+from dataclasses import dataclass
+from typing import Any
 
 from dli_admin.audit.models import AuditOutcome
-from dli_admin.audit.selectors import audit_unsettled_jobs
+from dli_admin.audit.selectors import UnsettledJob, audit_unsettled_jobs
 from dli_admin.audit.services import AuditJobResult, audit_results_record
-from dli_admin.dli import ChunkOutcome, ChunkResult, DliClient, DliError, ErrorCategory, ReplyShape
+from dli_admin.dli import ChunkOutcome, ChunkResult, DliError, ErrorCategory, ReplyShape
 from dli_admin.projects.connections import dli_client_for
-from dli_admin.projects.jobs import JobRef
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.selectors import ReadBack, flink_jobs_read
 from dli_admin.projects.statuses import status_label
 
-from .models import CLAIM_TTL, JobClaim
+from .models import LIVE_BATCH_STATES, DeleteBatch, DeleteBatchJob
 
 DELETED, FAILED, UNKNOWN = AuditOutcome.DELETED, AuditOutcome.FAILED, AuditOutcome.UNKNOWN
 
@@ -35,7 +34,7 @@ _UNTOUCHED = frozenset(
 )
 
 
-def _provably_untouched(chunk: ChunkResult) -> bool:
+def provably_untouched(chunk: ChunkResult) -> bool:
     """Auth, permissions, throttling, no connection, or not sent at all."""
     return chunk.attempts == 0 or (chunk.error is not None and chunk.error.category in _UNTOUCHED)
 
@@ -66,17 +65,47 @@ def chunk_problem(chunk: ChunkResult, job_id: int) -> str | None:
     return f"DLI's answer was ambiguous: {chunk.error}"
 
 
-def settled_fate(read: ReadBack, job_id: int, chunk: ChunkResult, problem: str | None) -> tuple[str, str]:
-    """Right after the delete: the outcome and message of one job, from DLI's answer and the read-back."""
+@dataclass(frozen=True)
+class Reply:
+    """What DLI answered to the chunk that carried one job, as the batch keeps it."""
+
+    replied: bool  # False: the worker stopped before an answer came (or before it was recorded)
+    ambiguous: bool  # the answer leaves the job's fate open (a timeout, a 5xx after sending)
+    problem: str  # "": DLI said it deleted the job
+
+
+def reply_of(chunk: ChunkResult, job_id: int) -> Reply:
+    problem = chunk_problem(chunk, job_id)
+    return Reply(replied=True, ambiguous=chunk.outcome == ChunkOutcome.AMBIGUOUS, problem=problem or "")
+
+
+def settled_fate(read: ReadBack, job_id: int, reply: Reply) -> tuple[str, str] | None:
+    """Right after the delete: one job's outcome and message from DLI's answer and the read-back.
+
+    None when the read-back could not tell (the read failed): the batch reads again later.
+    """
+    if job_id in read.unknown:
+        return None
     if job_id in read.gone:
-        return DELETED, "" if problem is None else "confirmed gone by read-back"
-    if job_id in read.found:
-        if chunk.outcome == ChunkOutcome.AMBIGUOUS:
-            return UNKNOWN, f"{problem}; the job still exists for now"  # DLI may still be working on it
-        if problem is None:
-            return UNKNOWN, "DLI said deleted, but still lists the job"
-        return FAILED, problem
-    return UNKNOWN, f"{problem or 'DLI said deleted'}; reading it back failed: {read.unknown.get(job_id, '')}"
+        return DELETED, "" if reply.replied and not reply.problem else "confirmed gone by read-back"
+    if not reply.replied:
+        return FAILED, (
+            "not deleted: the worker stopped while this job's delete was in flight, and the job still "
+            "exists in DLI; it was not sent again"
+        )
+    if reply.ambiguous:
+        return UNKNOWN, f"{reply.problem}; the job still exists for now"  # DLI may still be working on it
+    if not reply.problem:
+        return UNKNOWN, "DLI said deleted, but still lists the job"
+    return FAILED, reply.problem
+
+
+def gave_up_reading(reply: Reply, problem: str) -> tuple[str, str]:
+    """The read-back kept failing until the batch's deadline: the fate stays unknown (reconcile)."""
+    said = reply.problem or (
+        "DLI said deleted" if reply.replied else "the worker stopped before DLI answered"
+    )
+    return UNKNOWN, f"{said}; reading it back failed: {problem}"
 
 
 def reconciled_fate(read: ReadBack, job_id: int) -> tuple[str, str]:
@@ -89,85 +118,66 @@ def reconciled_fate(read: ReadBack, job_id: int) -> tuple[str, str]:
     return UNKNOWN, f"still unknown: {read.unknown.get(job_id, '')}"
 
 
-def flink_jobs_delete_and_settle(client: DliClient, jobs: list[JobRef]) -> dict[int, AuditJobResult]:
-    """Send the deletes in chunks, then read back every job DLI may have deleted to learn its fate."""
-    by_id = {job.job_id: job for job in jobs}
-    settled: dict[int, AuditJobResult] = {}
-    to_read: dict[int, tuple[ChunkResult, str | None]] = {}
-    for chunk in client.iter_batch_delete(list(by_id)):
-        for job_id in chunk.job_ids:
-            if chunk.outcome == ChunkOutcome.REFUSED and _provably_untouched(chunk):
-                settled[job_id] = _result(by_id[job_id], chunk, FAILED, refusal_message(chunk.error))
-            else:
-                to_read[job_id] = (chunk, chunk_problem(chunk, job_id))
-    if to_read:
-        read = flink_jobs_read(client=client, job_ids=to_read)
-        for job_id, (chunk, problem) in to_read.items():
-            outcome, message = settled_fate(read, job_id, chunk, problem)
-            settled[job_id] = _result(by_id[job_id], chunk, outcome, message)
-    return settled
+def _held_by_live_batches(job_ids: Iterable[tuple[uuid.UUID, int]]) -> set[tuple[uuid.UUID, int]]:
+    """Of these (batch, job) pairs, those a live batch still works on: its worker settles them."""
+    pairs = set(job_ids)
+    if not pairs:
+        return set()
+    live = DeleteBatchJob.objects.filter(
+        batch_id__in={batch_id for batch_id, _ in pairs}, batch__state__in=LIVE_BATCH_STATES
+    ).values_list("batch_id", "job_id")
+    return pairs & set(live)
 
 
-def _result(job: JobRef, chunk: ChunkResult, outcome: str, message: str) -> AuditJobResult:
-    error = chunk.error
-    return AuditJobResult(
-        job_id=job.job_id,
-        name=job.name,
-        outcome=outcome,
-        message=message,
-        error_code=(error.code or "") if error else "",
-        dli_request_id=chunk.request_id or (error.request_id if error and error.request_id else "") or "",
-        attempts=chunk.attempts,
-        duration_ms=int(chunk.duration * 1000),
-    )
-
-
-def _live_claims() -> set[tuple[uuid.UUID, int]]:
-    recent = JobClaim.objects.filter(claimed_at__gte=timezone.now() - CLAIM_TTL)
-    return set(recent.values_list("batch_id", "job_id"))
-
-
-def flink_jobs_held_unsettled(*, project_id: str | None = None) -> int:
-    """Unsettled jobs that a batch still claims: it may be running now, so reconciling leaves them alone."""
-    live = _live_claims()
-    return sum((job.batch_id, job.job_id) in live for job in audit_unsettled_jobs(project_id=project_id))
+def flink_jobs_held_unsettled(*, project_id: str | None = None) -> list[DeleteBatch]:
+    """Live batches with unsettled jobs in the audit log: their workers settle them, not reconcile."""
+    unsettled = audit_unsettled_jobs(project_id=project_id)
+    held = _held_by_live_batches((job.batch_id, job.job_id) for job in unsettled)
+    return list(DeleteBatch.objects.filter(pk__in={batch_id for batch_id, _ in held}).order_by("created_at"))
 
 
 def flink_jobs_reconcile(
     *,
     project_id: str | None = None,
     job_ids: Iterable[int] | None = None,
-    actor=None,
-    include_claimed: bool = False,
+    actor: Any = None,
 ) -> list[AuditJobResult]:
-    """Settle jobs whose fate the audit log does not know (a crash, or DLI was ambiguous) by reading them.
+    """Settle jobs whose fate the audit log does not know (DLI was ambiguous, a project was removed
+    while its batch ran, or a delete from before background batches) by reading them back.
 
     Appends a result per job (never edits earlier records). Used by `audit_reconcile` and "check again".
-    Jobs still claimed by their batch are left alone (it may be running) unless `include_claimed`: for
-    a batch whose process is known to be gone; their claims are released once settled.
+    Jobs that a live batch still works on are left to its worker, which resumes after any crash.
     """
     unsettled = audit_unsettled_jobs(project_id=project_id, job_ids=job_ids)
-    if not include_claimed:
-        live = _live_claims()
-        unsettled = [job for job in unsettled if (job.batch_id, job.job_id) not in live]
-    by_batch: dict[tuple[str, uuid.UUID], list] = defaultdict(list)
+    held = _held_by_live_batches((job.batch_id, job.job_id) for job in unsettled)
+    by_batch: dict[tuple[str, uuid.UUID], list[UnsettledJob]] = defaultdict(list)
     for job in unsettled:
-        by_batch[(job.project_id, job.batch_id)].append(job)
+        if (job.batch_id, job.job_id) not in held:
+            by_batch[(job.project_id, job.batch_id)].append(job)
     settled: list[AuditJobResult] = []
     projects = {p.project_id: p for p in DliProject.objects.filter(project_id__in={k[0] for k in by_batch})}
+    by_project: dict[str, list[tuple[uuid.UUID, list[UnsettledJob]]]] = defaultdict(list)
     for (batch_project_id, batch_id), jobs in by_batch.items():
+        by_project[batch_project_id].append((batch_id, jobs))
+    for batch_project_id, batches in by_project.items():
         project = projects.get(batch_project_id)
         if project is None:
             continue  # the project was removed from dli-admin: nothing to read it with
-        read = flink_jobs_read(client=dli_client_for(project), job_ids=[job.job_id for job in jobs])
-        results = [
-            AuditJobResult(job_id=job.job_id, name=job.name, outcome=outcome, message=message)
-            for job in jobs
-            for outcome, message in [reconciled_fate(read, job.job_id)]
-        ]
-        audit_results_record(
-            batch_id=batch_id, actor=actor, project_id=batch_project_id, results=results, source="reconcile"
-        )
-        JobClaim.objects.filter(batch_id=batch_id, job_id__in=[job.job_id for job in jobs]).delete()
-        settled += results
+        # One read-back per project, however many batches its unsettled jobs come from.
+        every_job = [job.job_id for _, jobs in batches for job in jobs]
+        read = flink_jobs_read(client=dli_client_for(project), job_ids=every_job)
+        for batch_id, jobs in batches:
+            results = [
+                AuditJobResult(job_id=job.job_id, name=job.name, outcome=outcome, message=message)
+                for job in jobs
+                for outcome, message in [reconciled_fate(read, job.job_id)]
+            ]
+            audit_results_record(
+                batch_id=batch_id,
+                actor=actor,
+                project_id=batch_project_id,
+                results=results,
+                source="reconcile",
+            )
+            settled += results
     return settled

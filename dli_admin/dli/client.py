@@ -13,6 +13,7 @@ import random
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from itertools import batched
 from typing import Any
@@ -30,6 +31,7 @@ from dli_admin.dli.errors import (
     redact,
     request_id_of,
 )
+from dli_admin.dli.limiter import EndpointLimiter
 from dli_admin.dli.parsing import parse_batch_reply, parse_delete_reply, parse_job_detail, parse_job_page
 from dli_admin.dli.retry import (
     RETRYABLE_READ_STATUSES,
@@ -113,6 +115,7 @@ class DliClient:
         deadline: float = 30.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
+        limiter: EndpointLimiter | None = None,
         # Seams for tests; the defaults are what production uses.
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -143,6 +146,7 @@ class DliClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._session = session or session_for(self.endpoint)
+        self.limiter = limiter  # shared by every client of the endpoint: calls in flight, 429 back-off
         self._sleep = sleep
         self._clock = clock
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not cryptography)
@@ -276,6 +280,13 @@ class DliClient:
         """Delete jobs in chunks of batch_size: one ChunkResult per chunk, in order."""
         return list(self.iter_batch_delete(job_ids))
 
+    def delete_chunk(self, job_ids: Sequence[int]) -> ChunkResult:
+        """One batch-delete request for at most batch_size jobs: the caller sends the chunks."""
+        ids = _check_ids(job_ids)
+        if len(ids) > self.batch_size:
+            raise ValueError(f"a chunk holds at most {self.batch_size} job ids, not {len(ids)}")
+        return self._send_chunk("delete", tuple(ids), {})
+
     def iter_batch_delete(self, job_ids: Iterable[int]) -> Iterator[ChunkResult]:
         """batch_delete, one chunk at a time (for progress). The ids are validated before anything is sent."""
         return self._batches("delete", _check_ids(job_ids), {})
@@ -383,12 +394,13 @@ class DliClient:
                 return finish(error=login_failed)
 
             try:
-                response = self._session.send(
-                    prepared,
-                    timeout=timeout,
-                    allow_redirects=False,  # a redirected POST would turn into a GET
-                    **self._session.merge_environment_settings(prepared.url, {}, True, None, None),
-                )
+                with self.limiter.slot() if self.limiter else nullcontext():
+                    response = self._session.send(
+                        prepared,
+                        timeout=timeout,
+                        allow_redirects=False,  # a redirected POST would turn into a GET
+                        **self._session.merge_environment_settings(prepared.url, {}, True, None, None),
+                    )
             except requests.RequestException as exc:
                 sent = not never_sent(exc)
                 sends += sent
@@ -414,6 +426,10 @@ class DliClient:
                 response.close()
             self._log(method, shown, status, request_id, tries, attempt_started, broken)
 
+            if self.limiter and status == THROTTLED_STATUS:
+                self.limiter.throttled(retry_after_seconds(response.headers.get("Retry-After")))
+            elif self.limiter and status < 500:
+                self.limiter.succeeded()
             if 200 <= status < 300:
                 if broken is None:
                     return finish(status=status, body=content, request_id=request_id)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
+from requests.auth import AuthBase
 
 from dli_admin.dli import AkSkAuth, DliClient, IamPasswordAuth, TokenAuth
+from dli_admin.dli.limiter import limiter_for
 
 from .models import DliProject
 
@@ -59,6 +61,7 @@ def _client(endpoint: str, project_id: str, credentials: tuple[str, ...]) -> Dli
         settings.DLI_CONNECT_TIMEOUT,
         settings.DLI_TIMEOUT,
         settings.DLI_BATCH_SIZE,
+        settings.DLI_CONCURRENCY,
     )
 
 
@@ -71,8 +74,10 @@ def _cached_client(
     connect_timeout: float,
     read_timeout: float,
     batch_size: int,
+    concurrency: int,
 ) -> DliClient:
     kind, *values = credentials
+    auth: AuthBase
     if kind == "aksk":
         auth = AkSkAuth(*values)
     elif kind == "token":
@@ -89,4 +94,5 @@ def _cached_client(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         batch_size=batch_size,
+        limiter=limiter_for(endpoint, concurrency),
     )

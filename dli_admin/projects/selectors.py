@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-from dli_admin.dli import PAGE_LIMIT, DliClient, DliError, ErrorCategory, Job
+from django.conf import settings
+
+from dli_admin.dli import PAGE_LIMIT, DliClient, DliError, ErrorCategory, Job, JobPage
 
 PAGE_SIZES = (10, 20, 50, 100)
-READ_CONCURRENCY = 4  # parallel read-back calls: fast, yet gentle on DLI's rate limits
 
 
 @dataclass(frozen=True)
@@ -73,15 +74,29 @@ class TooManyJobs(Exception):
 
 
 def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int) -> list[Job]:
-    """Every job matching the filter ("select all M"), paging DLI; refuses above the ceiling."""
-    jobs: dict[int, Job] = {}
-    for page in client.iter_job_pages(**filters.client_kwargs()):
-        if page.total_count > ceiling:
-            raise TooManyJobs(page.total_count, ceiling)
-        jobs.update((job.job_id, job) for job in page.jobs)
-    if len(jobs) > ceiling:  # jobs were created while we paged
-        raise TooManyJobs(len(jobs), ceiling)
+    """Every job matching the filter ("select all M"); refuses above the ceiling.
+
+    The first page tells how many match; the other pages are then read a few at a time.
+    """
+    kwargs = filters.client_kwargs()
+    first = client.list_jobs(offset=0, limit=PAGE_LIMIT, **kwargs)
+    if first.total_count > ceiling:
+        raise TooManyJobs(first.total_count, ceiling)
+    pages = [first, *_pages_after(client, first, kwargs)]
+    jobs = {job.job_id: job for page in pages for job in page.jobs}
+    most = max(len(jobs), *(page.total_count for page in pages))
+    if most > ceiling:  # jobs were created while we paged
+        raise TooManyJobs(most, ceiling)
     return list(jobs.values())
+
+
+def _pages_after(client: DliClient, first: JobPage, filters: Mapping[str, str]) -> list[JobPage]:
+    """The list pages after the first, a few at a time (DLI_CONCURRENCY): dli-admin's parallel pager."""
+    offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
+    with ThreadPoolExecutor(max_workers=settings.DLI_CONCURRENCY) as pool:
+        return list(
+            pool.map(lambda offset: client.list_jobs(offset=offset, limit=PAGE_LIMIT, **filters), offsets)
+        )
 
 
 @dataclass
@@ -94,39 +109,49 @@ class ReadBack:
     calls: int = 0
 
 
-def flink_jobs_read(*, client: DliClient, job_ids: Iterable[int]) -> ReadBack:
-    """Read the jobs back in as few DLI calls as possible: one GET each, or the project's list pages.
+def flink_jobs_read(
+    *, client: DliClient, job_ids: Iterable[int], narrow: Mapping[int, Mapping[str, str]] | None = None
+) -> ReadBack:
+    """Read the jobs back in as few DLI calls as possible: one GET each, or list pages.
 
-    A GET per job costs len(ids) calls; listing costs ceil(total / 100). The first list page tells the
-    total, so we pay at most one extra call to choose. Never called inside a database transaction.
+    `narrow` gives, per job, DLI list filters that the job is known to match whatever happened to it
+    (its job type and owner never change), so that a list read covers only those jobs' group rather
+    than the whole project, and a job absent from it is gone. Jobs without one are read against the
+    unfiltered list. A GET per job costs one call each; listing a group costs ceil(group size / 100),
+    which its first page tells, so choosing costs at most one call. Never called inside a transaction.
     """
-    wanted = set(job_ids)
+    groups: dict[tuple[tuple[str, str], ...], set[int]] = {}
+    for job_id in job_ids:
+        filters = tuple(sorted((narrow or {}).get(job_id, {}).items()))
+        groups.setdefault(filters, set()).add(job_id)
     result = ReadBack()
-    if not wanted:
-        return result
+    for filters, wanted in groups.items():
+        _read_group(client, wanted, dict(filters), result)
+    return result
+
+
+def _read_group(client: DliClient, wanted: set[int], filters: dict[str, str], result: ReadBack) -> None:
     if len(wanted) > 2:
         try:
-            first = client.list_jobs(offset=0, limit=PAGE_LIMIT)
+            first = client.list_jobs(offset=0, limit=PAGE_LIMIT, **filters)
             result.calls += 1
         except DliError:
             first = None  # fall back to one GET per job, which reports per-job failures
         if first is not None and math.ceil(first.total_count / PAGE_LIMIT) - 1 < len(wanted):
-            _read_by_listing(client, wanted, first, result)
-            return result
+            _read_by_listing(client, wanted, first, filters, result)
+            return
     _read_one_by_one(client, wanted, result)
-    return result
 
 
-def _read_by_listing(client: DliClient, wanted: set[int], first, result: ReadBack) -> None:
-    offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
-    pages = [first]
+def _read_by_listing(
+    client: DliClient, wanted: set[int], first: JobPage, filters: dict[str, str], result: ReadBack
+) -> None:
     try:
-        with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
-            pages += pool.map(lambda offset: client.list_jobs(offset=offset, limit=PAGE_LIMIT), offsets)
+        pages = [first, *_pages_after(client, first, filters)]
     except DliError:
         _read_one_by_one(client, wanted, result)  # a page failed: settle each job on its own
         return
-    result.calls += len(offsets)
+    result.calls += len(pages) - 1
     seen = {job.job_id: job for page in pages for job in page.jobs if job.job_id in wanted}
     result.found.update(seen)
     absent = wanted - seen.keys()
@@ -146,7 +171,7 @@ def _read_one_by_one(client: DliClient, job_ids: set[int], result: ReadBack) -> 
                 return job_id, None, ""
             return job_id, None, str(error)
 
-    with ThreadPoolExecutor(max_workers=READ_CONCURRENCY) as pool:
+    with ThreadPoolExecutor(max_workers=settings.DLI_CONCURRENCY) as pool:
         for job_id, job, problem in pool.map(show, sorted(job_ids)):
             result.calls += 1
             if job is not None:

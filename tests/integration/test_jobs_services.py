@@ -1,8 +1,12 @@
-"""The batch delete service against the simulator: validation, roles, chunking, settling, claims."""
+"""The batch delete service against the simulator: validation, roles, chunking, settling, overlaps.
+
+A confirmed batch is run here by calling the worker's runner directly (test_batch_worker.py runs real
+worker processes)."""
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import pytest
 from django.core.exceptions import PermissionDenied
@@ -10,11 +14,11 @@ from django.db import connection
 
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
-from dli_admin.deletes import services
-from dli_admin.deletes.models import JobClaim
+from dli_admin.deletes import runner, services
+from dli_admin.deletes.models import DeleteBatch, DeleteBatchJob, JobState
 from dli_admin.deletes.services import Requester, SelectionError
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)  # the worker's lease keeper uses its own connection
 
 
 def add_jobs(simulator, project, count, status="job_cancel_success", prefix="cleanup"):
@@ -30,13 +34,22 @@ def plan(user, project, ids, **kwargs):
     )
 
 
+@dataclass
+class Ran:
+    batch: DeleteBatch
+    results: list[DeleteBatchJob]
+
+
 def delete(user, project, token, confirm_name=""):
-    return services.flink_jobs_delete(
+    """Confirm, then run the batch as a worker would; its jobs in their confirmed order."""
+    batch = services.flink_jobs_delete(
         requester=Requester(user=user, client_ip="127.0.0.1"),
         project=project,
         token=token,
         confirm_name=confirm_name,
     )
+    runner.batch_run(batch.pk)
+    return Ran(batch, list(DeleteBatchJob.objects.filter(batch=batch).order_by("position")))
 
 
 def outcomes(result):
@@ -133,7 +146,7 @@ class TestDelete:
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
         assert all(simulator.job(project_a.project_id, i) is None for i in ids)
         assert len(simulator.requests(op="batch_delete")) == 1
-        assert not JobClaim.objects.exists()
+        assert not DeleteBatchJob.objects.exclude(state=JobState.SETTLED).exists()
 
     def test_it_sends_chunks_of_the_batch_size(self, simulator, project_a, operator, settings):
         settings.DLI_BATCH_SIZE = 2
@@ -269,9 +282,8 @@ class TestDelete:
         assert len(simulator.requests(op="batch_delete")) == 1
 
 
-@pytest.mark.django_db(transaction=True)
 def test_two_overlapping_batches_never_both_delete_a_job(simulator, project_a, operator, owner):
-    """Each job is claimed for the duration of its delete; the second batch skips what the first holds."""
+    """A job is in at most one live batch; the second batch skips what the first holds."""
     ids = add_jobs(simulator, project_a, 6)
     token_1 = plan(operator, project_a, ids[:4]).token
     token_2 = plan(owner, project_a, ids[2:]).token

@@ -1,52 +1,59 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
 
+from dli_admin.audit.models import AuditOutcome
 from dli_admin.deletes.settling import flink_jobs_held_unsettled, flink_jobs_reconcile
 from dli_admin.projects.models import project_id_validator
 
 # How each outcome reads in the summary: reconciling reads the job back, so "failed" means it is still there.
 LABELS = {
-    "deleted": ("deleted", "deleted"),
-    "failed": ("still exists (failed)", "still exist (failed)"),
-    "unknown": ("unknown", "unknown"),
-    "skipped": ("skipped", "skipped"),
+    AuditOutcome.DELETED: ("deleted", "deleted"),
+    AuditOutcome.FAILED: ("still exists (failed)", "still exist (failed)"),
+    AuditOutcome.UNKNOWN: ("unknown", "unknown"),
+    AuditOutcome.SKIPPED: ("skipped", "skipped"),
 }
 
 
 class Command(BaseCommand):
     help = (
-        "Settle every job whose delete has no result, or an 'unknown' one (a process died, or DLI's answer "
-        "was ambiguous), by reading it back from DLI. Appends a 'reconcile' result; never edits a record."
+        "Settle every job whose delete has no result, or an 'unknown' one, by reading it back from DLI: "
+        "DLI's answer was ambiguous, a batch's project was removed, or DLI stayed unreachable. Jobs of a "
+        "batch that is still live are left to its worker, which resumes by itself after a crash. "
+        "Appends a 'reconcile' result; never edits a record."
     )
 
-    def add_arguments(self, parser):
+    def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--project", metavar="PROJECT_ID", help="only this DLI project")
         parser.add_argument(
             "--include-claimed",
             action="store_true",
-            help="also settle jobs a batch still claims (only when its process is known to be gone; "
-            "claims expire by themselves 30 minutes after they were taken)",
+            help="no longer needed: a crashed batch resumes in the next worker (accepted for old scripts)",
         )
 
-    def handle(self, *args, project: str | None, include_claimed: bool = False, **options) -> None:
+    def handle(self, *args: Any, project: str | None, **options: Any) -> None:
         if project is not None:
             try:
                 project_id_validator(project)
             except ValidationError as error:
                 raise CommandError(error.messages[0]) from None
-        results = flink_jobs_reconcile(project_id=project, actor=None, include_claimed=include_claimed)
-        held = 0 if include_claimed else flink_jobs_held_unsettled(project_id=project)
-        if held:
-            self.stdout.write(
-                f"left {held} job(s) alone: a batch that may still be running claims them "
-                "(if its process is gone, run again with --include-claimed)"
-            )
+        results = flink_jobs_reconcile(project_id=project, actor=None)
+        held = flink_jobs_held_unsettled(project_id=project)
+        for batch in held:
+            unsettled = batch.jobs.exclude(state="settled").count()
+            if batch.lease_until and batch.lease_until > timezone.now():
+                where = f"its worker holds it (lease renewed until {batch.lease_until:%H:%M:%S} UTC)"
+            else:
+                where = "it waits for a worker: run `manage.py db_worker`"
+            self.stdout.write(f"left {unsettled} job(s) to batch {batch.pk}, which is {batch.state}: {where}")
         if not results:
-            self.stdout.write("nothing to settle: every delete in the audit log has a result")
+            if not held:
+                self.stdout.write("nothing to settle: every delete in the audit log has a result")
             return
         counts = Counter(result.outcome for result in results)
         parts = [
