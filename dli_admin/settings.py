@@ -205,6 +205,10 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# Error pages and error mails hide credentials by name and by value, with DEBUG on as well as off.
+DEFAULT_EXCEPTION_REPORTER = "dli_admin.accounts.reporting.NoSecretsExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dli_admin.accounts.reporting.NoSecretsReporterFilter"
+
 # --- Static files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
