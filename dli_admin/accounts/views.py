@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .forms import ThrottledPasswordChangeForm
 from .ip import client_ip
 from .services import login_throttle_locked_for
 
@@ -34,6 +35,22 @@ class LoginView(auth_views.LoginView):
         context = self.get_context_data(form=form, lockout_minutes=math.ceil(locked_for / 60))
         response = self.render_to_response(context, status=429)
         response["Retry-After"] = str(locked_for)
+        return response
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, behind the login throttle (429 while this user is locked out here)."""
+
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "client_ip": client_ip(self.request)}
+
+    def form_invalid(self, form: ThrottledPasswordChangeForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked_for:
+            response.status_code = 429
+            response["Retry-After"] = str(form.locked_for)
         return response
 
 
