@@ -4,6 +4,8 @@ from django.urls import include, path
 
 from dli_admin.accounts.views import healthz
 
+handler400 = "dli_admin.accounts.views.bad_request"
+
 urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),
     path("accounts/", include("dli_admin.accounts.urls")),  # our login and password change views first
