@@ -48,6 +48,28 @@ def env_list(name: str, default: str = "") -> list[str]:
     return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
 
 
+def private_path(path: Path, *, directory: bool = False, create: bool = True) -> None:
+    """Make `path` (a 0700 directory, an empty 0600 file) or tighten it to that, if it is this user's.
+
+    Created with the mode, not chmod-ed afterwards, so there is no moment when others could open it.
+    A path owned by another user is left as that user set it.
+    """
+    mode = 0o700 if directory else 0o600
+    try:
+        if directory:
+            path.mkdir(mode=mode)
+        elif create:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode))
+    except (FileExistsError, FileNotFoundError):  # no parent directory: SQLite will say so itself
+        pass
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        return
+    if status.st_mode & 0o077 and status.st_uid == os.getuid():
+        path.chmod(mode)
+
+
 DEBUG = env_bool("DJANGO_DEBUG", False)
 
 SECRET_KEY = env_str("DJANGO_SECRET_KEY")
@@ -117,7 +139,10 @@ TEMPLATES = [
 ]
 
 # --- Database: SQLite by default, PostgreSQL through DATABASE_URL -------------------------------
-SQLITE_PATH = BASE_DIR / "var" / "db.sqlite3"
+# var/ holds the SQLite database, demo logins and collected static files: for the owner only.
+VAR_DIR = BASE_DIR / "var"
+private_path(VAR_DIR, directory=True)
+SQLITE_PATH = VAR_DIR / "db.sqlite3"
 DATABASES = {
     "default": dj_database_url.parse(
         env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}",
@@ -126,7 +151,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    SQLITE_PATH.parent.mkdir(exist_ok=True)
+    # The file exists, 0600, before SQLite opens it (SQLite gives its -wal and -shm files the same mode).
+    if (name := str(DATABASES["default"]["NAME"])) and name != ":memory:" and not name.startswith("file:"):
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            private_path(Path(name + suffix), create=not suffix)
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     # WAL lets readers work beside a writer; IMMEDIATE takes the write lock at BEGIN so two
     # threads claiming the same jobs queue up (busy timeout) instead of failing half-way.
@@ -208,10 +236,14 @@ SECURE_CSP = {
     "form-action": [CSP.SELF],
 }
 
+# Error pages and error mails hide credentials by name and by value, with DEBUG on as well as off.
+DEFAULT_EXCEPTION_REPORTER = "dli_admin.accounts.reporting.NoSecretsExceptionReporter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "dli_admin.accounts.reporting.NoSecretsReporterFilter"
+
 # --- Static files ----------------------------------------------------------------------------------
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "var" / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # whitenoise warns on every request when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

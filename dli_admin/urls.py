@@ -4,12 +4,13 @@ from django.urls import include, path
 
 from dli_admin.accounts.views import healthz
 
+handler400 = "dli_admin.accounts.views.bad_request"
+
 urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),
-    path("accounts/", include("dli_admin.accounts.urls")),  # our login view first
+    path("accounts/", include("dli_admin.accounts.urls")),  # our login and password change views first
     # Only what dli-admin uses: no password reset pages (they would send mail, unthrottled).
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("accounts/password_change/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path(
         "accounts/password_change/done/",
         auth_views.PasswordChangeDoneView.as_view(),

@@ -4,7 +4,8 @@ from django.urls import path
 
 from . import views
 
-# Included before django.contrib.auth.urls so that this login view answers accounts/login/.
+# Included before Django's auth views so that these answer accounts/login/ and accounts/password_change/.
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
+    path("password_change/", views.PasswordChangeView.as_view(), name="password_change"),
 ]

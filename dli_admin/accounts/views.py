@@ -6,11 +6,15 @@ import math
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .forms import ThrottledPasswordChangeForm
 from .ip import client_ip
 from .services import login_throttle_locked_for
 
@@ -37,6 +41,22 @@ class LoginView(auth_views.LoginView):
         return response
 
 
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's password change, behind the login throttle (429 while this user is locked out here)."""
+
+    form_class = ThrottledPasswordChangeForm
+
+    def get_form_kwargs(self) -> dict:
+        return {**super().get_form_kwargs(), "client_ip": client_ip(self.request)}
+
+    def form_invalid(self, form: ThrottledPasswordChangeForm) -> HttpResponse:
+        response = super().form_invalid(form)
+        if form.locked_for:
+            response.status_code = 429
+            response["Retry-After"] = str(form.locked_for)
+        return response
+
+
 @login_not_required
 @never_cache
 @require_GET
@@ -49,3 +69,21 @@ def healthz(request: HttpRequest) -> JsonResponse:
         logger.exception("health check: database unreachable")
         return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
     return JsonResponse({"status": "ok"})
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler400: says why when a form was too big to read (a selection of thousands of jobs).
+
+    Django's own view renders 400.html without the exception. The page may come before any middleware
+    has run (a foreign Host header), so it needs no user and no htmx attribute on the request.
+    """
+    if isinstance(exception, TooManyFieldsSent):
+        cause = "fields"
+    elif isinstance(exception, RequestDataTooBig):
+        cause = "size"
+    else:
+        cause = ""
+    template = "400.html#message" if getattr(request, "htmx", False) else "400.html"
+    response = render(request, template, {"cause": cause}, status=400)
+    patch_vary_headers(response, ["HX-Request"])
+    return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime
@@ -22,7 +23,9 @@ from .export import EXPORT_COLUMNS, audit_export_rows
 from .forms import AuditFilterForm
 from .selectors import BatchDetail, audit_batch_page, audit_batch_read
 
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+# A spreadsheet runs a cell as a formula when it starts with = + - @ (tab and CR too, OWASP), also after
+# leading whitespace or zero-width characters, and in their full-width forms (U+FF1D U+FF0B U+FF0D U+FF20).
+FORMULA = re.compile(r"[\t\r]|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 
 
 def _scope(request: AuthenticatedHttpRequest) -> set[str] | None:
@@ -80,14 +83,14 @@ def audit_batch_rows(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> 
 
 
 def csv_cell(value: object) -> object:
-    """A CSV cell; text starting with = + - @ tab or CR gets a leading quote (ASVS 1.2.10)."""
+    """A CSV cell; text a spreadsheet would run as a formula (FORMULA) gets a leading quote (ASVS 1.2.10)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         return timezone.localtime(value).isoformat()
     if isinstance(value, uuid.UUID):
         return str(value)
-    if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
+    if isinstance(value, str) and FORMULA.match(value):
         return f"'{value}"
     return value
 
