@@ -6,17 +6,22 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from dli_admin.simulator.credentials import DEMO_TOKEN
+from dli_admin.dli import AkSkAuth, DliClient, DliError, TokenAuth
+from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN
 from dli_admin.simulator.management.commands.dli_simulator import parse_fault
 from dli_admin.simulator.seed import DEMO_PROJECTS
 
 ROOT = Path(__file__).resolve().parents[2]
+# Own credentials for a stand-alone simulator, shaped like real ones.
+OWN_AK = "STANDALONEACCESSKEY1"
+OWN_SK = "StandAloneSecretKey000000000000000000001"
 
 
 def manage(*args: str, **kwargs) -> subprocess.Popen:
@@ -31,6 +36,44 @@ def manage(*args: str, **kwargs) -> subprocess.Popen:
         text=True,
         **kwargs,
     )
+
+
+def clean_env(**variables: str) -> dict[str, str]:
+    """Only what a shell in the README would have: no DLI_* or DATABASE_URL of the test run."""
+    return {"PYTHONUNBUFFERED": "1", "DLI_ADMIN_ENV_FILE": "", **variables}
+
+
+def wait_until_listening(process: subprocess.Popen) -> list[str]:
+    lines = []
+    for line in process.stdout:
+        lines.append(line.rstrip("\n"))
+        if "listening on" in line:
+            return lines
+    raise AssertionError(f"the simulator stopped: {lines} {process.stderr.read()}")
+
+
+@pytest.fixture
+def stand_alone() -> Iterator:
+    """Starts `manage.py dli_simulator` processes; returns (output lines until it listens, its URL)."""
+    processes: list[subprocess.Popen] = []
+
+    def start(*args: str, env: dict[str, str]) -> tuple[list[str], str]:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "dli_simulator", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        processes.append(process)
+        lines = wait_until_listening(process)
+        return lines, re.search(r"http://127\.0\.0\.1:\d+", lines[-1]).group(0)
+
+    yield start
+    for process in processes:
+        process.terminate()
+        process.communicate(timeout=10)
 
 
 def test_it_serves_until_terminated():
@@ -102,3 +145,39 @@ def test_fault_flags_parse(spec, expected):
 def test_malformed_fault_flags_are_refused(spec):
     with pytest.raises(CommandError):
         parse_fault(spec)
+
+
+def test_without_credentials_in_its_environment_it_prints_and_accepts_the_demo_ones(stand_alone):
+    lines, url = stand_alone("--port", "0", env=clean_env(DJANGO_DEBUG="1"))
+    printed = "\n".join(lines)
+    for value in (DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN):
+        assert value in printed, "public demo values are printed in full"
+    client = DliClient(url, DEMO_PROJECTS[0].id, auth=AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY))
+    assert client.list_jobs(limit=1).total_count == DEMO_PROJECTS[0].job_count
+
+
+@pytest.mark.parametrize("variables", [{"DLI_AK": OWN_AK}, {"DLI_SK": OWN_SK}], ids=["ak-only", "sk-only"])
+def test_half_a_key_pair_is_refused(variables):
+    result = subprocess.run(
+        [sys.executable, "manage.py", "dli_simulator", "--port", "0"],
+        cwd=ROOT,
+        env=clean_env(DJANGO_DEBUG="1", **variables),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "DLI_AK and DLI_SK go together" in result.stderr
+
+
+def test_with_a_token_in_its_environment_it_accepts_that_token_only(stand_alone):
+    token = "MIIstand-alone-own-token-0000000000001"
+    lines, url = stand_alone("--port", "0", env=clean_env(DJANGO_DEBUG="1", DLI_AUTH_TOKEN=token))
+    assert token not in "\n".join(lines) and DEMO_SECRET_KEY not in "\n".join(lines)
+    project = DEMO_PROJECTS[0].id
+    assert DliClient(url, project, auth=TokenAuth(token)).list_jobs(limit=1).total_count > 0
+    for auth in (TokenAuth(DEMO_TOKEN), AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY)):
+        with pytest.raises(DliError) as refused:
+            DliClient(url, project, auth=auth).list_jobs(limit=1)
+        assert refused.value.status == 401
