@@ -264,3 +264,32 @@ def test_the_readmes_stand_alone_recipe_works_as_written(stand_alone, tmp_path):
         with pytest.raises(DliError) as refused:
             DliClient(url, DEMO_PROJECTS[0].id, auth=auth, max_attempts=1).list_jobs(limit=1)
         assert refused.value.status == 401
+
+
+@pytest.mark.filterwarnings("ignore:datetime.datetime.utcnow:DeprecationWarning")  # the SDK's own signer
+def test_the_official_sdk_signs_requests_the_stand_alone_simulator_accepts(stand_alone):
+    pytest.importorskip(
+        "huaweicloudsdkdli", reason="huaweicloudsdkdli is not installed (requirements-dev.txt)"
+    )
+    from huaweicloudsdkcore.auth.credentials import BasicCredentials
+    from huaweicloudsdkcore.exceptions.exceptions import ClientRequestException
+    from huaweicloudsdkdli.v1 import DliClient as SdkDliClient
+    from huaweicloudsdkdli.v1 import ListFlinkJobsRequest
+
+    _, url = stand_alone("--port", "0", env=clean_env(DJANGO_DEBUG="1", DLI_AK=OWN_AK, DLI_SK=OWN_SK))
+    seed = DEMO_PROJECTS[1]
+
+    def sdk_client(ak: str, sk: str):
+        return (
+            SdkDliClient.new_builder()
+            .with_credentials(BasicCredentials(ak, sk, seed.id))
+            .with_endpoints([url])
+            .build()
+        )
+
+    reply = sdk_client(OWN_AK, OWN_SK).list_flink_jobs(ListFlinkJobsRequest(limit=3, order="asc"))
+    assert reply.job_list.total_count == seed.job_count
+    assert len(reply.job_list.jobs) == 3
+    with pytest.raises(ClientRequestException) as refused:
+        sdk_client(DEMO_ACCESS_KEY, DEMO_SECRET_KEY).list_flink_jobs(ListFlinkJobsRequest(limit=1))
+    assert refused.value.status_code == 401
