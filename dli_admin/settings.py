@@ -7,6 +7,7 @@ and DJANGO_SECRET_KEY must be set. A developer opts out with DJANGO_DEBUG=1.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
 import dj_database_url
@@ -14,6 +15,8 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Read once, from the checkout dli-admin runs from (it is not installed, so importlib.metadata cannot).
+DLI_ADMIN_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -108,6 +111,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "dli_admin.dashboard.context_processors.navigation",
+                "dli_admin.context_processors.version",
             ],
         },
     },
