@@ -13,15 +13,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def production_env(tmp_path) -> dict[str, str]:
-    """Exactly what `make check-deploy` sets, with SQLite in a temporary directory."""
+def production_environment(tmp_path: Path) -> dict[str, str]:
+    """Exactly what `make check-deploy` sets, with SQLite in a temporary directory and no developer's .env."""
     return {
         "DJANGO_DEBUG": "0",
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "dli-admin.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DLI_ADMIN_ENV_FILE": "",
     }
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    return production_environment(tmp_path)
 
 
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
