@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from django.core.exceptions import ImproperlyConfigured
 from environ.fileaware_mapping import FileAwareMapping
 
 NOTSET = environ.Env.NOTSET
+_DOT_ENV_LINE = re.compile(r"\A(?:export )?[A-Za-z_0-9]+=.*\Z")  # what django-environ's read_env reads
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off")
 
@@ -181,5 +183,9 @@ def read_dot_env(base_dir: Path) -> Path | None:
         if named:
             raise ImproperlyConfigured(f"DLI_ADMIN_ENV_FILE={named}: no such file")
         return None
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        # django-environ would log a line it cannot read, secret and all: refuse it without showing it.
+        if line.strip() and not line.lstrip().startswith("#") and not _DOT_ENV_LINE.match(line):
+            raise ImproperlyConfigured(f"{path}, line {number}: not NAME=value (no spaces around '=')")
     environ.Env.read_env(path)  # setdefault: the process environment wins over the file
     return path

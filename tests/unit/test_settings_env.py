@@ -135,3 +135,13 @@ def test_an_empty_dli_admin_env_file_reads_none(tmp_path, clean_environ):
     clean_environ.setenv("DLI_ADMIN_ENV_FILE", "")
     assert read_dot_env(tmp_path) is None
     assert "DLI_ADMIN_FROM_DOT_ENV" not in os.environ
+
+
+def test_a_dot_env_line_it_cannot_read_is_refused_without_showing_it(tmp_path, clean_environ):
+    (tmp_path / ".env").write_text(
+        "# comment\n\nexport DLI_ADMIN_FROM_DOT_ENV=yes\nDLI_SK = sk-secret-value\n"
+    )
+    with pytest.raises(ImproperlyConfigured, match=r"line 4: not NAME=value") as refused:
+        read_dot_env(tmp_path)
+    assert "sk-secret-value" not in str(refused.value)
+    assert "DLI_ADMIN_FROM_DOT_ENV" not in os.environ, "nothing is read from a file with a bad line"
