@@ -2,51 +2,31 @@
 
 Production is the default: with DJANGO_DEBUG unset, HTTPS redirects, HSTS and secure cookies are on,
 and DJANGO_SECRET_KEY must be set. A developer opts out with DJANGO_DEBUG=1.
+
+Every variable is read through `env` (django-environ, made strict in dli_admin/environment.py): NAME_FILE,
+when set, is read instead of NAME; a malformed value stops the start with ImproperlyConfigured naming
+it. A .env file in the project root, when present, fills in what the environment does not set.
 """
 
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
-import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
+from dli_admin.environment import Env, host_name, origin, read_dot_env
+
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Read once, from the checkout dli-admin runs from (it is not installed, so importlib.metadata cannot).
+DLI_ADMIN_VERSION = tomllib.loads((BASE_DIR / "pyproject.toml").read_text())["project"]["version"]
 
+read_dot_env(BASE_DIR)
+env = Env()
 
-def env_str(name: str, default: str = "") -> str:
-    """A variable, or the content of the file named by NAME_FILE (for container secrets)."""
-    if path := os.environ.get(f"{name}_FILE"):
-        return Path(path).read_text().strip()
-    return os.environ.get(name, default)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    if value.lower() in ("1", "true", "yes", "on"):
-        return True
-    if value.lower() in ("0", "false", "no", "off"):
-        return False
-    raise ImproperlyConfigured(f"{name} must be 1/0, true/false, yes/no or on/off, not {value!r}")
-
-
-def env_number(name: str, default: float, kind: type = int) -> float:
-    value = os.environ.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        return kind(value)
-    except ValueError:
-        raise ImproperlyConfigured(f"{name} must be a number, not {value!r}") from None
-
-
-def env_list(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
-
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
 def private_path(path: Path, *, directory: bool = False, create: bool = True) -> None:
     """Make `path` (a 0700 directory, an empty 0600 file) or tighten it to that, if it is this user's.
@@ -70,9 +50,7 @@ def private_path(path: Path, *, directory: bool = False, create: bool = True) ->
         path.chmod(mode)
 
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
-
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default="")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -82,7 +60,9 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "django-insecure-development-only-key-never-used-in-production"  # noqa: S105
 
-ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS", cast=host_name, default=["127.0.0.1", "localhost"] if DEBUG else []
+)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -133,6 +113,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "django.template.context_processors.csp",
                 "dli_admin.dashboard.context_processors.navigation",
+                "dli_admin.context_processors.version",
             ],
         },
     },
@@ -144,11 +125,8 @@ VAR_DIR = BASE_DIR / "var"
 private_path(VAR_DIR, directory=True)
 SQLITE_PATH = VAR_DIR / "db.sqlite3"
 DATABASES = {
-    "default": dj_database_url.parse(
-        env_str("DATABASE_URL") or f"sqlite:///{SQLITE_PATH}",
-        conn_max_age=60,
-        conn_health_checks=True,
-    )
+    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{SQLITE_PATH}")
+    | {"CONN_MAX_AGE": 60, "CONN_HEALTH_CHECKS": True}
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The file exists, 0600, before SQLite opens it (SQLite gives its -wal and -shm files the same mode).
@@ -175,7 +153,7 @@ AUTHENTICATION_BACKENDS = ["dli_admin.accounts.backends.ThrottledModelBackend"]
 # After this many failures in a row for a username from one client address, that username is refused
 # from that address for DLI_ADMIN_LOGIN_COOLOFF seconds. Not from the environment: "at most 10" is a promise.
 DLI_ADMIN_LOGIN_FAILURE_LIMIT = 10
-DLI_ADMIN_LOGIN_COOLOFF = int(env_number("DLI_ADMIN_LOGIN_COOLOFF", 15 * 60))
+DLI_ADMIN_LOGIN_COOLOFF = env.int("DLI_ADMIN_LOGIN_COOLOFF", default=15 * 60)
 if DLI_ADMIN_LOGIN_COOLOFF < 60:  # shorter would make the lockout a formality
     raise ImproperlyConfigured("DLI_ADMIN_LOGIN_COOLOFF must be at least 60 seconds")
 
@@ -197,12 +175,12 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
 
 # --- HTTPS and headers: on unless DJANGO_DEBUG=1 --------------------------------------------------
-SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
-SECURE_HSTS_SECONDS = int(env_number("DJANGO_HSTS_SECONDS", 0 if DEBUG else 31536000))
+SECURE_HSTS_SECONDS = env.int("DJANGO_HSTS_SECONDS", default=0 if DEBUG else 31536000)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = env_bool("DJANGO_HSTS_PRELOAD", False)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_HSTS_PRELOAD", default=False)
 # Preloading commits the whole registrable domain to HTTPS in browsers, which is the domain owner's call,
 # not this app's: the warning that it is off is silenced. DJANGO_HSTS_PRELOAD=1 opts in.
 SILENCED_SYSTEM_CHECKS = ["security.W021"]
@@ -210,17 +188,17 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
-CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", cast=origin, default=[])
 
 # Behind a reverse proxy that terminates TLS: DJANGO_SECURE_PROXY_SSL_HEADER=1 trusts
 # X-Forwarded-Proto. Off by default: a client could forge it when no proxy strips it.
-if env_bool("DJANGO_SECURE_PROXY_SSL_HEADER", False):
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The header that carries the client's address behind a trusted proxy (e.g. X-Forwarded-For).
 # Empty: REMOTE_ADDR is used, since any request header can be forged by the client itself.
-DLI_ADMIN_CLIENT_IP_HEADER = env_str("DLI_ADMIN_CLIENT_IP_HEADER")
+DLI_ADMIN_CLIENT_IP_HEADER = env.str("DLI_ADMIN_CLIENT_IP_HEADER", default="")
 # Use the proxy's X-Request-Id instead of making one. Off by default: a client could send it too.
-DLI_ADMIN_TRUST_REQUEST_ID = env_bool("DLI_ADMIN_TRUST_REQUEST_ID", False)
+DLI_ADMIN_TRUST_REQUEST_ID = env.bool("DLI_ADMIN_TRUST_REQUEST_ID", default=False)
 # Load balancers probe /healthz over plain HTTP.
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 
@@ -256,44 +234,44 @@ STORAGES = {
 WHITENOISE_USE_FINDERS = DEBUG
 
 LANGUAGE_CODE = "en-us"
-TIME_ZONE = env_str("DJANGO_TIME_ZONE", "UTC")
+TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
 
 # --- DLI -----------------------------------------------------------------------------------------
 # Empty DLI_ENDPOINT: the embedded simulator starts on loopback and the dashboard talks to it.
-DLI_ENDPOINT = env_str("DLI_ENDPOINT").rstrip("/")
+DLI_ENDPOINT = env.http_url("DLI_ENDPOINT")
 # The embedded simulator stands in for an empty DLI_ENDPOINT only in development (or when asked for):
 # a production instance with a forgotten DLI_ENDPOINT must say so, not show demo jobs.
-DLI_EMBEDDED_SIMULATOR = env_bool("DLI_EMBEDDED_SIMULATOR", DEBUG)
-DLI_AK = env_str("DLI_AK")
-DLI_SK = env_str("DLI_SK")
-DLI_AUTH_TOKEN = env_str("DLI_AUTH_TOKEN")
-DLI_IAM_ENDPOINT = env_str("DLI_IAM_ENDPOINT").rstrip("/")
-DLI_IAM_USER = env_str("DLI_IAM_USER")
-DLI_IAM_PASSWORD = env_str("DLI_IAM_PASSWORD")
-DLI_IAM_DOMAIN = env_str("DLI_IAM_DOMAIN")
-DLI_CONNECT_TIMEOUT = env_number("DLI_CONNECT_TIMEOUT", 3.0, float)
-DLI_TIMEOUT = env_number("DLI_TIMEOUT", 15.0, float)  # read timeout, seconds
-DLI_BATCH_SIZE = int(env_number("DLI_BATCH_SIZE", 50))  # ids per batch-delete call
-DLI_MAX_BATCH = int(env_number("DLI_MAX_BATCH", 10_000))  # most jobs one delete may cover
-DLI_CONCURRENCY = int(env_number("DLI_CONCURRENCY", 4))  # calls in flight per DLI endpoint and process
+DLI_EMBEDDED_SIMULATOR = env.bool("DLI_EMBEDDED_SIMULATOR", default=DEBUG)
+DLI_AK = env.str("DLI_AK", default="")
+DLI_SK = env.str("DLI_SK", default="")
+DLI_AUTH_TOKEN = env.str("DLI_AUTH_TOKEN", default="")
+DLI_IAM_ENDPOINT = env.http_url("DLI_IAM_ENDPOINT")
+DLI_IAM_USER = env.str("DLI_IAM_USER", default="")
+DLI_IAM_PASSWORD = env.str("DLI_IAM_PASSWORD", default="")
+DLI_IAM_DOMAIN = env.str("DLI_IAM_DOMAIN", default="")
+DLI_CONNECT_TIMEOUT = env.float("DLI_CONNECT_TIMEOUT", default=3.0)
+DLI_TIMEOUT = env.float("DLI_TIMEOUT", default=15.0)  # read timeout, seconds
+DLI_BATCH_SIZE = env.int("DLI_BATCH_SIZE", default=50)  # ids per batch-delete call
+DLI_MAX_BATCH = env.int("DLI_MAX_BATCH", default=10_000)  # most jobs one delete may cover
+DLI_CONCURRENCY = env.int("DLI_CONCURRENCY", default=4)  # calls in flight per DLI endpoint and process
 # How long a batch keeps retrying while DLI is unreachable or throttles, before its unsent jobs read skipped.
-DLI_BATCH_RETRY_DEADLINE = env_number("DLI_BATCH_RETRY_DEADLINE", 15 * 60, float)
-DLI_BATCH_LEASE = env_number("DLI_BATCH_LEASE", 30, float)  # seconds a worker holds a batch unrenewed
-DLI_BATCH_SWEEP = env_number("DLI_BATCH_SWEEP", 20, float)  # seconds between looks for stalled batches
+DLI_BATCH_RETRY_DEADLINE = env.float("DLI_BATCH_RETRY_DEADLINE", default=15 * 60.0)
+DLI_BATCH_LEASE = env.float("DLI_BATCH_LEASE", default=30.0)  # seconds a worker holds a batch unrenewed
+DLI_BATCH_SWEEP = env.float("DLI_BATCH_SWEEP", default=20.0)  # seconds between looks for stalled batches
 
 # Background work: the database is the queue; `manage.py db_worker` runs it (docs/deployment.md).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Room for a selection over the ceiling, so the operator reads why instead of a bare 400.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, 2 * DLI_MAX_BATCH + 100)
-DLI_CONFIRM_NAME_THRESHOLD = int(env_number("DLI_CONFIRM_NAME_THRESHOLD", 20))
+DLI_CONFIRM_NAME_THRESHOLD = env.int("DLI_CONFIRM_NAME_THRESHOLD", default=20)
 
 # --- Logs: JSON lines on stdout in production, text for humans (DJANGO_LOG_FORMAT=text) -------------
-LOG_FORMAT = env_str("DJANGO_LOG_FORMAT", "text" if DEBUG else "json")
-if LOG_FORMAT not in ("json", "text"):
-    raise ImproperlyConfigured(f"DJANGO_LOG_FORMAT must be json or text, not {LOG_FORMAT!r}")
-LOG_LEVEL = env_str("DJANGO_LOG_LEVEL", "INFO")
+LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json", choices=("json", "text"))
+LOG_LEVEL = env.str(
+    "DJANGO_LOG_LEVEL", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -3,6 +3,8 @@
 import os
 
 os.environ.setdefault("DJANGO_DEBUG", "1")
+# Never a developer's .env: a test sees only what it sets. Processes a test starts inherit this too.
+os.environ["DLI_ADMIN_ENV_FILE"] = ""
 
 from dli_admin.settings import *  # noqa: E402, F403
 

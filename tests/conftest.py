@@ -118,3 +118,11 @@ def outsider(db):
 @pytest.fixture
 def superuser(db):
     return make_user("root", superuser=True)
+
+
+@pytest.fixture
+def production_env(tmp_path) -> dict[str, str]:
+    """The environment of a production process (DEBUG off), for settings tested in a fresh process."""
+    from tests.helpers import production_environment
+
+    return production_environment(tmp_path)

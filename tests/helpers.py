@@ -7,8 +7,12 @@ client, which is tested against the simulator elsewhere. The cast of users itsel
 from __future__ import annotations
 
 import json
+import secrets
+import subprocess
+import sys
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -150,4 +154,26 @@ def issue_token(simulator: Simulator, **kwargs) -> requests.Response:
         json=iam_body(**kwargs),
         headers={"Content-Type": "application/json;charset=utf8"},
         timeout=5,
+    )
+
+
+# --- Settings in a fresh process -------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def production_environment(tmp_path: Path) -> dict[str, str]:
+    """Exactly what `make check-deploy` sets, with SQLite in a temporary directory and no developer's .env."""
+    return {
+        "DJANGO_DEBUG": "0",
+        "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+        "DJANGO_ALLOWED_HOSTS": "dli-admin.example.com",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DLI_ADMIN_ENV_FILE": "",
+    }
+
+
+def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )

@@ -4,13 +4,13 @@ logged it, and no secret values. Imported while logging is configured: no models
 from __future__ import annotations
 
 import contextvars
-import json
 import logging
-from datetime import UTC, datetime
 from typing import Any
 
+import pythonjsonlogger.json
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from pythonjsonlogger.core import RESERVED_ATTRS
 
 # Set by accounts.middleware for the request being served, cleared when it is finished.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
@@ -101,25 +101,44 @@ class RedactSecretsFilter(logging.Filter):
         return True
 
 
-class JsonFormatter(logging.Formatter):
-    """One JSON object a line: time, level, logger, message, request_id, user, then any extras."""
+class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
+    """python-json-logger, one JSON object a line: level, logger, message, request_id, user, any extras
+    (dli_request_id, project_id, batch_id, status_code, ...), time, and exc/stack when there are any."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs = {
+            "fmt": ["levelname", "name", "message", "request_id", "user"],
+            "rename_fields": {
+                "levelname": "level",
+                "name": "logger",
+                "exc_info": "exc",
+                "stack_info": "stack",
+            },
+            "timestamp": "time",  # UTC, ISO 8601
+            "reserved_attrs": [*RESERVED_ATTRS, *_SKIPPED_EXTRAS],
+            "json_ensure_ascii": False,
+            **kwargs,
+        }
+        super().__init__(*args, **kwargs)
 
     def format(self, record: logging.LogRecord) -> str:
-        entry: dict[str, Any] = {
-            "time": datetime.fromtimestamp(record.created, tz=UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            "request_id": getattr(record, "request_id", None) or request_id_var.get() or None,
-            "user": getattr(record, "user", None) or user_var.get() or None,
-        }
-        for key, value in _extras(record).items():
-            entry.setdefault(key, value)
+        # RedactSecretsFilter has already rendered the traceback into exc_text, with secrets masked:
+        # print that one, never a fresh rendering of exc_info (python-json-logger prefers exc_info).
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
-        if record.exc_text:
-            entry["exc"] = record.exc_text
-        if record.stack_info:
-            entry["stack"] = self.formatStack(record.stack_info)
-        # default=str: an extra that JSON cannot hold is logged as its text, never dropped.
-        return json.dumps(entry, default=str, ensure_ascii=False)
+        exc_info, record.exc_info = record.exc_info, None
+        try:
+            return super().format(record)
+        finally:
+            record.exc_info = exc_info
+
+    def add_fields(
+        self, log_data: dict[str, Any], record: logging.LogRecord, message_dict: dict[str, Any]
+    ) -> None:
+        super().add_fields(log_data, record, message_dict)
+        # The record's own facts win over an extra or a logged dict's key of the same name. Outside a
+        # request the context is empty: null, not "", so a query for "no user" is one test.
+        log_data["level"] = record.levelname
+        log_data["logger"] = record.name
+        log_data["request_id"] = getattr(record, "request_id", None) or request_id_var.get() or None
+        log_data["user"] = getattr(record, "user", None) or user_var.get() or None

@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 import math
 
+from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm
@@ -61,14 +62,18 @@ class PasswordChangeView(auth_views.PasswordChangeView):
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
-    """For load balancers: is the database reachable? No details, no versions."""
+    """For load balancers and deploy scripts: is the database reachable, and which dli-admin answers?
+
+    dli-admin's own version only (as in the page footer), never Django's, Python's or the database's.
+    """
+    version = settings.DLI_ADMIN_VERSION
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except DatabaseError:
         logger.exception("health check: database unreachable")
-        return JsonResponse({"status": "error", "database": "unreachable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "error", "database": "unreachable", "version": version}, status=503)
+    return JsonResponse({"status": "ok", "version": version})
 
 
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:

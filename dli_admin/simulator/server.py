@@ -34,7 +34,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 from dli_admin import aksk
 
-from . import credentials
+from .credentials import DEMO, Credentials
 from .faults import Fault, FaultBoard
 from .seed import DEMO_PROJECTS, build_seed
 from .state import JobStore, ParameterError, StopOutcome, parse_list_query, render
@@ -229,22 +229,10 @@ def _route(method: str, path: str) -> tuple[str | None, str | None, str | None]:
 class Simulator:
     """DLI's Flink-job API on a loopback socket, with seeded demo projects and fault switches."""
 
-    def __init__(
-        self,
-        host: str = "127.0.0.1",
-        port: int = 0,
-        access_key: str | None = None,
-        secret_key: str | None = None,
-        token: str | None = None,
-    ) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, credentials: Credentials = DEMO) -> None:
         self.host = host
         self.port = port  # the bound port once started (port 0 picks a free one)
-        self.access_key = access_key or credentials.DEMO_ACCESS_KEY
-        self.secret_key = secret_key or credentials.DEMO_SECRET_KEY
-        self.token = token or credentials.DEMO_TOKEN
-        self.iam_user = credentials.DEMO_IAM_USER
-        self.iam_password = credentials.DEMO_IAM_PASSWORD
-        self.iam_domain = credentials.DEMO_IAM_DOMAIN
+        self.credentials = credentials  # what it accepts; nothing else (never the environment's)
         self.stop_delay = DEFAULT_STOP_DELAY
         self.token_ttl = DEFAULT_TOKEN_TTL
         self.verbose = False  # print one access line per DLI request to stderr
@@ -481,7 +469,8 @@ class Simulator:
                 "'SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...'"
             )
         access_key, signed, given = match.groups()
-        if not _same(access_key, self.access_key):
+        accepted, secret_key = self.credentials.access_key, self.credentials.secret_key
+        if accepted is None or secret_key is None or not _same(access_key, accepted):
             return f"Get secretKey failed,ak:{access_key},err:ak not exist"
         raw_date = request.headers.get("x-sdk-date")
         if not raw_date:
@@ -506,14 +495,14 @@ class Simulator:
             signed_headers=names,
             body=request.body,
         )
-        expected = aksk.signature(self.secret_key, aksk.string_to_sign(canonical, raw_date.strip()))
+        expected = aksk.signature(secret_key, aksk.string_to_sign(canonical, raw_date.strip()))
         if not hmac.compare_digest(expected, given):
             # Like the real gateway: show the server's canonical request, newlines as "|", to debug a signer.
             return "verify aksk signature fail, canonicalRequest: " + canonical.replace("\n", "|")
         return None
 
     def _token_problem(self, token: str, project_id: str | None) -> str | None:
-        if _same(token, self.token):
+        if self.credentials.token is not None and _same(token, self.credentials.token):
             return None
         issued = self._tokens.get(token)
         if issued is None:
@@ -640,8 +629,16 @@ class Simulator:
                 raise TypeError
         except (ValueError, UnicodeDecodeError, KeyError, TypeError):
             return _iam_error(400, "Bad Request", "The request body is not a valid password authentication.")
-        if not (
-            _same(name, self.iam_user) & _same(password, self.iam_password) & _same(domain, self.iam_domain)
+        known = self.credentials
+        if (
+            known.iam_user is None
+            or known.iam_password is None
+            or known.iam_domain is None
+            or not (
+                _same(name, known.iam_user)
+                & _same(password, known.iam_password)
+                & _same(domain, known.iam_domain)
+            )
         ):
             return _iam_error(401, "Unauthorized", "The username or password is wrong.")
         project_id = self._iam_scope(body)
@@ -872,11 +869,12 @@ _embedded_lock = threading.Lock()
 def embedded() -> Simulator:
     """The process-wide simulator the dashboard uses when DLI_ENDPOINT is empty (started on first call).
 
-    It listens on a free loopback port, or on DLI_SIMULATOR_PORT when that is set.
+    It listens on a free loopback port, or on DLI_SIMULATOR_PORT when that is set, and accepts the demo
+    credentials only: DLI_AK and friends, when set, are for the DLI that dli-admin really talks to.
     """
     global _embedded
     with _embedded_lock:
         if _embedded is None:
             port = int(os.environ.get("DLI_SIMULATOR_PORT") or 0)
-            _embedded = Simulator(port=port).start()
+            _embedded = Simulator(port=port, credentials=DEMO).start()
         return _embedded

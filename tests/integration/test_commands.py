@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from io import StringIO
 
 import pytest
@@ -9,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
 from dli_admin.projects.models import DliProject, Grant
+from dli_admin.simulator.seed import DEMO_PROJECTS
 
 pytestmark = pytest.mark.django_db
 PID = "0123456789abcdef0123456789abcdef"
@@ -75,3 +79,53 @@ def test_demo_setup_creates_one_user_per_role_and_reuses_them(settings, tmp_path
     assert (tmp_path / "demo-logins.txt").stat().st_mode & 0o077 == 0
     password = next(line.split()[1] for line in first.splitlines() if line.strip().startswith("operator"))
     assert get_user_model().objects.get(username="operator").check_password(password)
+
+
+def test_demo_setup_registers_the_projects_of_the_simulator_at_dli_endpoint(simulator, tmp_path):
+    simulator.add_job("extra0project", name="added", status="job_finish")  # a project beyond the seed
+    out = run("demo_setup", "--logins-file", str(tmp_path / "logins.txt"))
+
+    projects = list(DliProject.objects.order_by("id").values_list("project_id", "name", "endpoint"))
+    assert projects == [(p.id, p.name, simulator.url) for p in DEMO_PROJECTS] + [
+        ("extra0project", "extra0project", simulator.url)
+    ]
+    assert f"DLI at {simulator.url}" in out
+    operator = get_user_model().objects.get(username="operator")
+    assert Grant.objects.filter(user=operator, role="operator").count() == len(projects) - 1
+
+
+class _RealDliGateway(BaseHTTPRequestHandler):
+    """What DLI's API gateway answers for a path it does not know, /_sim/projects included."""
+
+    def do_GET(self):
+        body = json.dumps({"error_code": "APIG.0101", "error_msg": "The API does not exist"}).encode()
+        self.send_response(404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def real_dli_lookalike():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _RealDliGateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("where", ["real-dli", "nothing-listening"])
+def test_demo_setup_refuses_an_endpoint_that_is_not_a_simulator(where, settings, tmp_path, request):
+    settings.DLI_ENDPOINT = (
+        request.getfixturevalue("real_dli_lookalike") if where == "real-dli" else "http://127.0.0.1:1"
+    )
+    with pytest.raises(CommandError, match="is not a dli-admin simulator") as refused:
+        run("demo_setup", "--logins-file", str(tmp_path / "logins.txt"))
+    assert "nothing done" in str(refused.value)
+    assert not get_user_model().objects.exists()
+    assert not DliProject.objects.exists()
+    assert not (tmp_path / "logins.txt").exists()

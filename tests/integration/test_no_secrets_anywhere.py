@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import replace
 
 import pytest
 from django.apps import apps
 from django.test import Client
 
+from dli_admin.simulator.credentials import DEMO
 from dli_admin.simulator.server import Simulator
 from tests.helpers import PASSWORD
 
@@ -24,8 +26,8 @@ SECRETS = {"AK": AK, "SK": SK, "token": TOKEN, "IAM password": IAM_PASSWORD, "us
 
 @pytest.fixture
 def private_simulator():
-    simulator = Simulator(port=0, access_key=AK, secret_key=SK, token=TOKEN).start()
-    simulator.iam_password = IAM_PASSWORD
+    own = replace(DEMO, access_key=AK, secret_key=SK, token=TOKEN, iam_password=IAM_PASSWORD)
+    simulator = Simulator(port=0, credentials=own).start()
     yield simulator
     simulator.stop()
 
@@ -83,18 +85,18 @@ def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, opera
     session(
         "iam",
         DLI_IAM_ENDPOINT=sim.url,
-        DLI_IAM_USER=sim.iam_user,
+        DLI_IAM_USER=sim.credentials.iam_user,
         DLI_IAM_PASSWORD=IAM_PASSWORD,
-        DLI_IAM_DOMAIN=sim.iam_domain,
+        DLI_IAM_DOMAIN=sim.credentials.iam_domain,
     )
     sim.revoke_tokens()  # the next call gets a 401 and logs in again
     pages.append(client.get(f"/projects/{pid}/jobs/").content.decode())
     session(
         "wrong-iam",
         DLI_IAM_ENDPOINT=sim.url,
-        DLI_IAM_USER=sim.iam_user,
+        DLI_IAM_USER=sim.credentials.iam_user,
         DLI_IAM_PASSWORD=IAM_PASSWORD[::-1],
-        DLI_IAM_DOMAIN=sim.iam_domain,
+        DLI_IAM_DOMAIN=sim.credentials.iam_domain,
     )
 
     assert len(sim.requests(op="batch_delete")) >= 4, "the session must really have reached DLI"

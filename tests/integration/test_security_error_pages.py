@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from dli_admin.simulator.seed import DEMO_PROJECTS
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
 IAM_PASSWORD_IN_FILE = "IamPasswordReadFromAFile-7Gq2Lm9Xv4"

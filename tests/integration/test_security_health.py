@@ -1,4 +1,5 @@
-"""/healthz: for load balancers, without login, over plain HTTP, telling nothing but up or down."""
+"""/healthz: for load balancers, without login, over plain HTTP, telling nothing but up or down and
+dli-admin's own version."""
 
 from __future__ import annotations
 
@@ -11,19 +12,23 @@ from django.test import Client
 pytestmark = pytest.mark.django_db
 
 
-def test_it_reports_ok_without_login(client):
+def test_it_reports_ok_without_login(client, settings):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok"}
+    assert response.json() == {"status": "ok", "version": settings.DLI_ADMIN_VERSION}
     assert "no-cache" in response["Cache-Control"]
 
 
-def test_it_reports_an_unreachable_database_without_details(client):
+def test_it_reports_an_unreachable_database_without_details(client, settings):
     with mock.patch("dli_admin.accounts.views.connection") as connection:
         connection.cursor.side_effect = OperationalError("could not connect to server: secret-host:5432")
         response = client.get("/healthz")
     assert response.status_code == 503
-    assert response.json() == {"status": "error", "database": "unreachable"}
+    assert response.json() == {
+        "status": "error",
+        "database": "unreachable",
+        "version": settings.DLI_ADMIN_VERSION,
+    }
 
 
 def test_it_answers_get_only(client):

@@ -8,7 +8,7 @@ from django.test import Client
 from django.urls import reverse
 
 from dli_admin.accounts.models import LoginThrottle
-from tests.conftest import PASSWORD
+from tests.helpers import PASSWORD
 
 pytestmark = pytest.mark.django_db
 

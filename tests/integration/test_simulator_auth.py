@@ -12,7 +12,12 @@ import requests
 
 from dli_admin import aksk
 from dli_admin.simulator import server
-from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY, DEMO_TOKEN
+from dli_admin.simulator.credentials import (
+    DEMO_ACCESS_KEY,
+    DEMO_SECRET_KEY,
+    DEMO_TOKEN,
+    Credentials,
+)
 from dli_admin.simulator.server import Simulator
 from tests.helpers import OTHER, PROJECT, Dli, iam_body, issue_token, sign
 
@@ -51,7 +56,8 @@ def test_a_correctly_signed_request_passes(simulator):
 def test_it_accepts_every_sdk_signing_vector(vector, monkeypatch):
     # Replays the official SDK's exact bytes (Host, date, body, Authorization) with the vector's own keys.
     monkeypatch.setattr(server, "_utcnow", lambda: aksk.parse_sdk_date(vector["headers"]["X-Sdk-Date"]))
-    with Simulator(port=0, access_key=vector["ak"], secret_key=vector["sk"]) as simulator:
+    keys = Credentials(access_key=vector["ak"], secret_key=vector["sk"])
+    with Simulator(port=0, credentials=keys) as simulator:
         headers = {
             **vector["headers"],
             "Host": vector["host"],
@@ -139,7 +145,8 @@ def test_a_malformed_authorization_header_is_refused(simulator):
 
 
 def test_a_simulator_can_have_its_own_keys(simulator):
-    with Simulator(port=0, access_key="OWNAK", secret_key="own-secret", token="own-token") as own:
+    keys = Credentials(access_key="OWNAK", secret_key="own-secret", token="own-token")
+    with Simulator(port=0, credentials=keys) as own:
         url, headers = sign("GET", jobs_url(own), access_key="OWNAK", secret_key="own-secret")
         assert requests.get(url, headers=headers, timeout=5).status_code == 200
         url, headers = sign("GET", jobs_url(own), access_key=DEMO_ACCESS_KEY)
@@ -148,6 +155,42 @@ def test_a_simulator_can_have_its_own_keys(simulator):
             requests.get(jobs_url(own), headers={"X-Auth-Token": "own-token"}, timeout=5).status_code == 200
         )
         assert requests.get(jobs_url(own), headers={"X-Auth-Token": DEMO_TOKEN}, timeout=5).status_code == 401
+        assert issue_token(own).status_code == 401, "no IAM login: none was given"
+
+
+def test_a_simulator_with_a_token_only_knows_no_access_key(simulator):
+    with Simulator(port=0, credentials=Credentials(token="own-token")) as own:
+        url, headers = sign("GET", jobs_url(own))
+        assert_refused(
+            requests.get(url, headers=headers, timeout=5), f"ak:{DEMO_ACCESS_KEY},err:ak not exist"
+        )
+        assert (
+            requests.get(jobs_url(own), headers={"X-Auth-Token": "own-token"}, timeout=5).status_code == 200
+        )
+
+
+def test_a_simulator_with_keys_only_accepts_no_static_token(simulator):
+    with Simulator(port=0, credentials=Credentials(access_key="OWNAK", secret_key="own-secret")) as own:
+        assert_refused(
+            requests.get(jobs_url(own), headers={"X-Auth-Token": DEMO_TOKEN}, timeout=5), "decrypt token fail"
+        )
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"access_key": "AK"},
+        {"secret_key": "SK"},
+        {"access_key": "", "secret_key": ""},
+        {"token": ""},
+        {"iam_user": "u", "iam_password": "p"},
+        {},
+    ],
+    ids=["ak-without-sk", "sk-without-ak", "empty-keys", "empty-token", "iam-without-domain", "nothing"],
+)
+def test_incomplete_simulator_credentials_are_refused(kwargs):
+    with pytest.raises(ValueError):
+        Credentials(**kwargs)
 
 
 # --- tokens -----------------------------------------------------------------------------------------

@@ -79,6 +79,17 @@ def test_an_extra_json_cannot_hold_is_logged_as_text():
     assert line["when"].startswith("<object object")
 
 
+def test_neither_an_extra_nor_a_logged_dict_can_forge_the_fields_operators_search_by():
+    request_id_var.set("req-1")
+    try:
+        forged_extra = emit(record("hello", level="CRITICAL", logger="audit"))
+        forged_dict = emit(record({"level": "CRITICAL", "logger": "audit", "request_id": "req-forged"}))
+    finally:
+        request_id_var.set("")
+    for line in (forged_extra, forged_dict):
+        assert (line["level"], line["logger"], line["request_id"]) == ("INFO", "dli_admin.dli", "req-1")
+
+
 def test_a_newline_in_a_message_cannot_forge_a_second_line():
     line = emit(record("user typed %s", 'x"}\n{"level": "CRITICAL"'))
     assert line["level"] == "INFO"

@@ -1,3 +1,10 @@
+"""`manage.py demo_setup`: the demo projects and one demo user per role, for a simulator only.
+
+With DLI_ENDPOINT empty the projects are the embedded simulator's seeded ones. With DLI_ENDPOINT set, it
+asks that endpoint's control API for its projects: a stand-alone `manage.py dli_simulator` answers, a real
+DLI does not, and then nothing is done, so a production database never gets demo users.
+"""
+
 from __future__ import annotations
 
 import os
@@ -6,10 +13,11 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from dli_admin.projects.models import DliProject, Grant, Role
+from dli_admin.simulator import control
 from dli_admin.simulator.seed import DEMO_PROJECTS
 
 LOGINS_FILE = Path(settings.BASE_DIR) / "var" / "demo-logins.txt"
@@ -32,20 +40,46 @@ def demo_roles(projects: list[DliProject]) -> dict[str, list[tuple[Role, DliProj
     }
 
 
+def simulator_projects(endpoint: str) -> list[tuple[str, str]]:
+    """(id, name) of each project of the simulator at `endpoint`; CommandError when it is not one."""
+    try:
+        rows = control.projects(endpoint)
+    except control.NoSimulator as error:
+        raise CommandError(
+            f"DLI_ENDPOINT={endpoint} is not a dli-admin simulator ({error}). Demo users are for a "
+            "simulator only: nothing done. Unset DLI_ENDPOINT for the embedded one, or start "
+            "`manage.py dli_simulator` and point DLI_ENDPOINT at it."
+        ) from None
+    return [(row["id"], row.get("name") or row["id"]) for row in rows]
+
+
 class Command(BaseCommand):
-    help = "Create the demo projects (the embedded simulator's) and one demo user per role; print the logins."
+    help = (
+        "Create a simulator's projects (the embedded one's, or those of the dli_simulator at DLI_ENDPOINT) "
+        "and one demo user per role; print the logins."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--logins-file",
+            type=Path,
+            default=LOGINS_FILE,
+            help="where the demo passwords are kept between runs (default var/demo-logins.txt)",
+        )
 
     def handle(self, *args, **options):
-        if settings.DLI_ENDPOINT:
-            self.stderr.write(
-                "DLI_ENDPOINT is set: demo data is only for the embedded simulator; nothing done."
-            )
-            return
-        passwords = self._load_passwords()
+        logins_file: Path = options["logins_file"]
+        endpoint = settings.DLI_ENDPOINT
+        seeds = simulator_projects(endpoint) if endpoint else [(seed.id, seed.name) for seed in DEMO_PROJECTS]
+        if len(seeds) < 3:
+            raise CommandError(f"the simulator has {len(seeds)} projects; the demo roles need 3")
+        passwords = self._load_passwords(logins_file)
         with transaction.atomic():
             projects = [
-                DliProject.objects.update_or_create(project_id=seed.id, defaults={"name": seed.name})[0]
-                for seed in DEMO_PROJECTS
+                DliProject.objects.update_or_create(
+                    project_id=project_id, defaults={"name": name, "endpoint": endpoint}
+                )[0]
+                for project_id, name in seeds
             ]
             for username, grants in demo_roles(projects).items():
                 passwords[username] = self._ensure_user(username, passwords.get(username))
@@ -55,11 +89,11 @@ class Command(BaseCommand):
                         project=project,
                         defaults={"role": role},
                     )
-        self._save_passwords(passwords)
-        self.stdout.write("Demo projects:")
+        self._save_passwords(logins_file, passwords)
+        self.stdout.write(f"Demo projects (DLI at {endpoint or 'the embedded simulator'}):")
         for project in projects:
             self.stdout.write(f"  {project.name}  {project.project_id}")
-        self.stdout.write("Demo logins (also in var/demo-logins.txt):")
+        self.stdout.write(f"Demo logins (also in {logins_file}):")
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<9} {password}")
 
@@ -76,14 +110,14 @@ class Command(BaseCommand):
         user.save()
         return password
 
-    def _load_passwords(self) -> dict[str, str]:
-        if not LOGINS_FILE.exists():
+    def _load_passwords(self, logins_file: Path) -> dict[str, str]:
+        if not logins_file.exists():
             return {}
-        pairs = (line.split(maxsplit=1) for line in LOGINS_FILE.read_text().splitlines() if line.strip())
+        pairs = (line.split(maxsplit=1) for line in logins_file.read_text().splitlines() if line.strip())
         return {name: password for name, password in pairs}
 
-    def _save_passwords(self, passwords: dict[str, str]) -> None:
-        LOGINS_FILE.parent.mkdir(exist_ok=True)
-        fd = os.open(LOGINS_FILE, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    def _save_passwords(self, logins_file: Path, passwords: dict[str, str]) -> None:
+        logins_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(logins_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
             handle.writelines(f"{name} {password}\n" for name, password in passwords.items())

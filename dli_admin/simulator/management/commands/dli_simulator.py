@@ -1,18 +1,21 @@
-"""`manage.py dli_simulator`: serve the DLI simulator stand-alone, for demos, training and manual tests."""
+"""`manage.py dli_simulator`: serve the DLI simulator stand-alone, for demos, training and manual tests.
+
+With DLI_AK and DLI_SK, or DLI_AUTH_TOKEN, set it accepts exactly those; otherwise the public demo
+credentials, which it prints in full.
+"""
 
 from __future__ import annotations
 
 import ipaddress
-import json
 import signal
 import threading
-import urllib.error
-import urllib.request
 from typing import Any
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from dli_admin.simulator.credentials import DEMO_ACCESS_KEY
+from dli_admin.simulator import control
+from dli_admin.simulator.credentials import DEMO, Credentials
 from dli_admin.simulator.seed import DEMO_PROJECTS
 from dli_admin.simulator.server import Simulator
 
@@ -37,6 +40,16 @@ def parse_fault(spec: str) -> tuple[str | None, str, Any]:
     return project_id, name.strip(), value.strip() if equals else True
 
 
+def credentials_from_settings() -> Credentials | None:
+    """DLI_AK+DLI_SK and/or DLI_AUTH_TOKEN (environment, NAME_FILE or .env), or None when neither is set."""
+    access_key, secret_key, token = settings.DLI_AK, settings.DLI_SK, settings.DLI_AUTH_TOKEN
+    if bool(access_key) != bool(secret_key):
+        raise CommandError("DLI_AK and DLI_SK go together: set both, or neither for the demo credentials")
+    if not (access_key or token):
+        return None
+    return Credentials(access_key=access_key or None, secret_key=secret_key or None, token=token or None)
+
+
 class Command(BaseCommand):
     help = "Serve the DLI simulator (DLI's Flink-job API with seeded demo projects) until Ctrl-C."
     requires_system_checks: list[str] = []  # needs no database and no models
@@ -48,7 +61,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--allow-remote",
             action="store_true",
-            help="allow a non-loopback --host (the simulator accepts public demo credentials)",
+            help="allow a non-loopback --host (its control API needs no login, and it may accept demo keys)",
         )
         parser.add_argument(
             "--fault",
@@ -70,10 +83,12 @@ class Command(BaseCommand):
             return
         if not _is_loopback(host) and not options["allow_remote"]:
             raise CommandError(
-                f"refusing to listen on {host}: the simulator accepts the public demo credentials. "
-                "Use a loopback address, or pass --allow-remote if you really mean it."
+                f"refusing to listen on {host}: the simulator is for demos and tests (without DLI_AK/DLI_SK "
+                "it accepts the public demo credentials). Use a loopback address, or pass --allow-remote "
+                "if you really mean it."
             )
-        simulator = Simulator(host=host, port=port)
+        own = credentials_from_settings()
+        simulator = Simulator(host=host, port=port, credentials=own or DEMO)
         for spec in options["fault"]:
             project_id, name, value = parse_fault(spec)
             try:
@@ -87,9 +102,26 @@ class Command(BaseCommand):
         simulator.verbose = options["verbosity"] >= 2
         for project in simulator.projects():
             self.stdout.write(f"project {project['id']} {project['name']} {project['job_count']} jobs")
-        self.stdout.write(
-            f"DLI simulator listening on {simulator.url} (access key {DEMO_ACCESS_KEY}; Ctrl-C stops)"
-        )
+        if own is None:
+            # Public values that open only this simulator: printed whole, to paste into the dashboard's env.
+            self.stdout.write(
+                "accepting the demo credentials (set DLI_AK and DLI_SK, or DLI_AUTH_TOKEN, for your own):"
+            )
+            self.stdout.write(f"  DLI_AK={DEMO.access_key} DLI_SK={DEMO.secret_key}")
+            self.stdout.write(f"  DLI_AUTH_TOKEN={DEMO.token}")
+            self.stdout.write(
+                f"  DLI_IAM_ENDPOINT={simulator.url} DLI_IAM_USER={DEMO.iam_user} "
+                f"DLI_IAM_PASSWORD={DEMO.iam_password} DLI_IAM_DOMAIN={DEMO.iam_domain}"
+            )
+        else:
+            # Never echo them: they may be a real account's.
+            kinds = [
+                name for name, on in (("DLI_AK/DLI_SK", own.access_key), ("DLI_AUTH_TOKEN", own.token)) if on
+            ]
+            self.stdout.write(
+                f"accepting {' and '.join(kinds)} from the environment only (not the demo credentials)"
+            )
+        self.stdout.write(f"DLI simulator listening on {simulator.url} (Ctrl-C stops)")
         self.stdout.flush()
 
         stopping = threading.Event()
@@ -104,12 +136,9 @@ class Command(BaseCommand):
             self.stdout.write("DLI simulator stopped")
 
     def _reset_running(self, host: str, port: int) -> None:
-        url = f"http://{host}:{port}/_sim/reset"
+        url = f"http://{host}:{port}"
         try:
-            with urllib.request.urlopen(  # noqa: S310  a fixed http URL on the host the operator named
-                urllib.request.Request(url, method="POST", data=b""), timeout=5
-            ) as response:
-                json.load(response)
-        except (urllib.error.URLError, OSError, ValueError) as error:
-            raise CommandError(f"no DLI simulator answered at {url}: {error}") from None
+            control.reset(url)
+        except control.NoSimulator as error:
+            raise CommandError(f"no DLI simulator answered at {url}/_sim/reset: {error}") from None
         self.stdout.write(f"DLI simulator at {host}:{port} reset")
