@@ -5,6 +5,7 @@ Imported by settings.py only, before Django is set up: no Django apps, no models
 
 from __future__ import annotations
 
+import builtins
 import math
 import os
 import re
@@ -125,7 +126,7 @@ class Env(environ.FileAwareEnv):
                 ) from None
         return parsed if many else parsed[0]
 
-    def str(  # type: ignore[override]
+    def str(
         self, var: str, default: Any = NOTSET, multiline: bool = False, choices: Sequence[str] | Any = NOTSET
     ) -> Any:
         value = self.get_value(var, default=default)
@@ -134,7 +135,7 @@ class Env(environ.FileAwareEnv):
             raise ImproperlyConfigured(f"{var} must be {', '.join(most)} or {last}, not {value!r}")
         return value
 
-    def http_url(self, var: str, default: str = "") -> str:
+    def http_url(self, var: builtins.str, default: builtins.str = "") -> builtins.str:
         """An http(s) URL with no credentials, query or fragment, and no trailing slash."""
         value = self.get_value(var, default=None)
         if value is None:
@@ -153,7 +154,9 @@ class Env(environ.FileAwareEnv):
             )
         return value.rstrip("/")
 
-    def db_url(self, var: str = "DATABASE_URL", default: Any = NOTSET, engine: str | None = None) -> dict:
+    def db_url(
+        self, var: builtins.str = "DATABASE_URL", default: Any = NOTSET, engine: builtins.str | None = None
+    ) -> dict:
         """A database URL (sqlite:///path or postgresql://...) as Django's DATABASES entry."""
         value = self.get_value(var, default=default)
         scheme = value.partition("://")[0] if "://" in value else ""

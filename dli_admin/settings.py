@@ -28,6 +28,7 @@ env = Env()
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 
+
 def private_path(path: Path, *, directory: bool = False, create: bool = True) -> None:
     """Make `path` (a 0700 directory, an empty 0600 file) or tighten it to that, if it is this user's.
 

@@ -34,6 +34,10 @@ SIGNED_IN_200 = cells(
 NOBODY_BUT_SUPERUSER = cells(
     anonymous=LOGIN, outsider=404, viewer=404, operator=404, owner=404, auditor=404, superuser=200
 )
+NOBODY_BUT_SUPERUSER_302 = {**NOBODY_BUT_SUPERUSER, "superuser": 302}
+PROJECT_READERS = cells(
+    anonymous=LOGIN, outsider=404, viewer=200, operator=200, owner=200, auditor=404, superuser=200
+)
 AUDIT_READERS = cells(
     anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=200, auditor=200, superuser=200
 )
@@ -66,14 +70,29 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER,
         },
     ),
+    # A confirm answers with a redirect to the batch's page (POST, redirect, GET).
     "dli-job-delete": (
         "POST",
         True,
         {
             "own": cells(
-                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+                anonymous=LOGIN, outsider=404, viewer=403, operator=302, owner=302, auditor=404, superuser=302
             ),
-            "other": NOBODY_BUT_SUPERUSER,
+            "other": NOBODY_BUT_SUPERUSER_302,
+        },
+    ),
+    "dli-batch-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-batch-progress": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    # The batch of each scope was confirmed by the superuser: an operator is neither its requester nor
+    # an owner. A cancel answers with a redirect to the batch's page.
+    "dli-batch-cancel": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=403, owner=302, auditor=404, superuser=302
+            ),
+            "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
     "dli-job-check": (

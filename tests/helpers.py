@@ -177,3 +177,15 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str
     return subprocess.run(
         [sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )
+
+
+# --- Background batches ----------------------------------------------------------------------
+
+
+def run_queued_batches() -> list:
+    """What a worker does with every batch that waits for one, here in the test's process."""
+    from dli_admin.deletes.models import LIVE_BATCH_STATES, DeleteBatch
+    from dli_admin.deletes.runner import batch_run
+
+    waiting = DeleteBatch.objects.filter(state__in=LIVE_BATCH_STATES).order_by("created_at")
+    return [batch_run(batch_id) for batch_id in waiting.values_list("pk", flat=True)]

@@ -125,7 +125,8 @@ class JsonFormatter(pythonjsonlogger.json.JsonFormatter):
         # RedactSecretsFilter has already rendered the traceback into exc_text, with secrets masked:
         # print that one, never a fresh rendering of exc_info (python-json-logger prefers exc_info).
         if record.exc_info and not record.exc_text:
-            record.exc_text = self.formatException(record.exc_info)
+            formatted = self.formatException(record.exc_info)
+            record.exc_text = formatted if isinstance(formatted, str) else "\n".join(formatted)
         exc_info, record.exc_info = record.exc_info, None
         try:
             return super().format(record)

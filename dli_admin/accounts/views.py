@@ -6,7 +6,7 @@ import math
 from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
@@ -50,9 +50,9 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     def get_form_kwargs(self) -> dict:
         return {**super().get_form_kwargs(), "client_ip": client_ip(self.request)}
 
-    def form_invalid(self, form: ThrottledPasswordChangeForm) -> HttpResponse:
+    def form_invalid(self, form: PasswordChangeForm) -> HttpResponse:
         response = super().form_invalid(form)
-        if form.locked_for:
+        if isinstance(form, ThrottledPasswordChangeForm) and form.locked_for:
             response.status_code = 429
             response["Retry-After"] = str(form.locked_for)
         return response

@@ -58,7 +58,7 @@ class JobIdListField(forms.CharField):
     """Comma-separated DLI job ids (the rows a page shows), at most one page's worth."""
 
     def to_python(self, value: object) -> list[int]:  # type: ignore[override]
-        text = super().to_python(value)
+        text = super().to_python(value) or ""
         ids = [parse_job_id(part) for part in text.split(",") if part]
         if len(ids) > 500 or any(job_id is None for job_id in ids):
             raise forms.ValidationError("rows must be at most 500 comma-separated job ids")

@@ -411,7 +411,7 @@ class _Run:
             if error.category in _ERRORS_THAT_STOP:
                 self.settle([(row, FAILED, refusal_message(error)) for row in rows])
                 return error
-            if error.category in _ERRORS_TO_WAIT_OUT or chunk.attempts == 0:
+            if (error.category in _ERRORS_TO_WAIT_OUT or chunk.attempts == 0) and not self._deadline_passed():
                 # DLI never acted on it (throttled, unreachable): back to pending, tried again later.
                 self.problems.append(refusal_message(error))
                 _patiently(

@@ -62,7 +62,7 @@ class NameMismatch(SelectionError):
 class Requester:
     """Who asks, and from where (for the audit log)."""
 
-    user: object
+    user: Any  # a Django user (or AnonymousUser)
     client_ip: str = ""
     user_agent: str = ""
 
@@ -143,7 +143,10 @@ def flink_jobs_refusal_record(
 
 
 def _require_delete_role(
-    requester: Requester, project: DliProject, job_ids, action: str = "delete jobs in this project"
+    requester: Requester,
+    project: DliProject,
+    job_ids: Sequence[object],
+    action: str = "delete jobs in this project",
 ) -> Role:
     """The requester's role in the project, if it may delete there; otherwise audited and refused."""
     role = project_role(requester.user, project)

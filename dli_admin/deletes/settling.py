@@ -59,6 +59,8 @@ def chunk_problem(chunk: ChunkResult, job_id: int) -> str | None:
         return refusal_message(chunk.error)
     if chunk.outcome == ChunkOutcome.REPLIED and chunk.shape == ReplyShape.PER_ID:
         reply = chunk.reply_for(job_id)
+        if reply is None:  # a per-id reply has an element for every id; kept safe all the same
+            return "DLI's reply had no element for this job"
         return None if reply.is_success else reply.message or "DLI said it failed"
     if chunk.outcome == ChunkOutcome.REPLIED:
         return f"DLI's reply could not be matched to each job ({chunk.shape})"

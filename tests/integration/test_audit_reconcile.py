@@ -78,13 +78,13 @@ def test_it_reads_unsettled_jobs_back_from_dli_and_appends_what_it_learns(simula
 def test_the_summary_counts_each_outcome(monkeypatch):
     calls = []
 
-    def fake_reconcile(*, project_id=None, actor=None, include_claimed=False):
+    def fake_reconcile(*, project_id=None, actor=None):
         calls.append((project_id, actor))
         outcomes = ["deleted", "deleted", "failed", "unknown", "deleted"]
         return [AuditJobResult(n, f"job-{n}", outcome) for n, outcome in enumerate(outcomes)]
 
     monkeypatch.setattr(audit_reconcile, "flink_jobs_reconcile", fake_reconcile)
-    monkeypatch.setattr(audit_reconcile, "flink_jobs_held_unsettled", lambda **kwargs: 0)
+    monkeypatch.setattr(audit_reconcile, "flink_jobs_held_unsettled", lambda **kwargs: [])
 
     assert run() == "settled 5 jobs: 3 deleted, 1 still exists (failed), 1 unknown"
     assert calls == [(None, None)]

@@ -46,7 +46,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "superuser": superuser,
     }
     projects = {"own": project_a, "other": other}
-    jobs, batches = {}, {}
+    jobs, batches, delete_batches = {}, {}, {}
     for scope, project in projects.items():
         jobs[scope] = simulator.add_job(project.project_id, name=f"{scope}-job", status="job_finish")
         unsettled = simulator.add_job(project.project_id, name=f"{scope}-unsettled", status="job_finish")
@@ -61,8 +61,20 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
             user_agent="test",
         )
         jobs[f"{scope}-unsettled"] = unsettled
+        queued = simulator.add_job(project.project_id, name=f"{scope}-queued", status="job_finish")
+        requester = services.Requester(user=users["superuser"])
+        plan = services.flink_jobs_delete_plan(requester=requester, project=project, job_ids=[str(queued)])
+        delete_batches[scope] = services.flink_jobs_delete(
+            requester=requester, project=project, token=plan.token
+        )
     simulator.clear_requests()
-    return {"users": users, "projects": projects, "jobs": jobs, "batches": batches}
+    return {
+        "users": users,
+        "projects": projects,
+        "jobs": jobs,
+        "batches": batches,
+        "delete_batches": delete_batches,
+    }
 
 
 def request_for(world, name: str, scope: str, role: str):
@@ -87,6 +99,8 @@ def request_for(world, name: str, scope: str, role: str):
             data = {"token": plan.token}
     elif name == "dli-job-check":
         url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
+    elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel"):
+        url = reverse(name, args=[pid, world["delete_batches"][scope].pk])
     elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
         url = reverse(name, args=[world["batches"][scope]])
     else:

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dli_admin.deletes import services
+from tests.helpers import run_queued_batches
 
 pytestmark = pytest.mark.django_db
 HX = {"HX-Request": "true"}
@@ -76,7 +77,10 @@ def test_a_forged_confirmation_never_errors_and_never_deletes(simulator, project
     assert simulator.requests(op="batch_delete") == []
 
 
-def test_more_ids_than_the_ceiling_are_refused_before_dli_is_asked(simulator, project_a, operator_client):
+def test_more_ids_than_the_ceiling_are_refused_before_dli_is_asked(
+    simulator, project_a, operator_client, settings
+):
+    settings.DLI_MAX_BATCH = 1000
     ids = [str(100_000 + n) for n in range(1500)]
     response = operator_client.post(
         reverse("dli-job-delete-review", args=[project_a.project_id]), {"job_ids": ids}
@@ -132,7 +136,8 @@ def test_a_replayed_confirmation_after_the_jobs_changed_deletes_nothing(
         simulator.set_job_status(project_a.project_id, job_id, "job_running")
     simulator.clear_requests()
     response = operator_client.post(reverse("dli-job-delete", args=[project_a.project_id]), {"token": token})
-    html = response.content.decode()
-    assert response.status_code == 200
+    assert response.status_code == 302
+    run_queued_batches()
+    html = operator_client.get(response["Location"]).content.decode()
     assert html.count("changed since you confirmed") == 2
     assert simulator.requests(op="batch_delete") == []

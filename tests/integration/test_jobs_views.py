@@ -8,11 +8,17 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from dli_admin.deletes.models import DeleteBatch
 from dli_admin.simulator.seed import DEMO_PROJECTS
+from tests.helpers import run_queued_batches
 
 pytestmark = pytest.mark.django_db
 
 HX = {"HX-Request": "true"}
+
+
+def progress_url(project, batch) -> str:
+    return reverse("dli-batch-progress", args=[project.project_id, batch.pk])
 
 
 def login(user, **kwargs) -> Client:
@@ -117,11 +123,21 @@ def test_the_delete_flow_with_htmx_swaps_each_row_for_a_status_row(operator, pro
     assert "needs owner" in html and "live" in html
     assert simulator.requests(op="batch_delete") == []
 
-    result = client.post(
+    confirmed = client.post(
         delete_url(project_a), {"token": token_of(html), "page_ids": posted["page_ids"]}, headers=HX
     )
-    html = result.content.decode()
+    batch = DeleteBatch.objects.get()
+    html = confirmed.content.decode()
+    assert confirmed["HX-Push-Url"] == reverse("dli-batch-detail", args=[project_a.project_id, batch.pk])
+    assert 'id="batch-progress"' in html and "<progress" in html and 'hx-trigger="every 1s"' in html
+    assert simulator.requests(op="batch_delete") == [], "the confirm only hands the batch to a worker"
+
+    run_queued_batches()
+    rows = ",".join(posted["page_ids"])
+    poll = client.get(progress_url(project_a, batch), {"rows": rows, "since": ""}, headers=HX)
+    html = poll.content.decode()
     assert "2 deleted, 1 failed, 1 skipped" in html
+    assert "<progress" not in html and "hx-trigger" not in html, "an ended batch stops polling"
     for job_id, outcome in [
         (ids[0], "deleted"),
         (ids[1], "deleted"),
@@ -141,10 +157,19 @@ def test_the_delete_flow_works_without_javascript(operator, project_a, simulator
     review = client.post(review_url(project_a), {"job_ids": [str(i) for i in ids]})
     html = review.content.decode()
     assert "<html" in html and "Delete 2 jobs" in html
-    result = client.post(delete_url(project_a), {"token": token_of(html)})
-    html = result.content.decode()
-    assert "<html" in html and "2 deleted" in html
+    confirmed = client.post(delete_url(project_a), {"token": token_of(html)})
+    batch = DeleteBatch.objects.get()
+    assert confirmed.status_code == 302
+    assert confirmed["Location"] == reverse("dli-batch-detail", args=[project_a.project_id, batch.pk])
+    waiting = client.get(confirmed["Location"]).content.decode()
+    assert '<meta http-equiv="refresh"' in waiting and "Waiting for a worker" in waiting
+
+    run_queued_batches()
+    html = client.get(confirmed["Location"]).content.decode()
+    assert "<html" in html and "2 deleted" in html and 'http-equiv="refresh"' not in html
     assert all(f'id="job-{i}" class="status-row outcome-deleted"' in html for i in ids)
+    again = client.get(confirmed["Location"])
+    assert again.status_code == 200 and DeleteBatch.objects.count() == 1, "a reload never confirms again"
 
 
 def test_csrf_is_enforced(operator, project_a, simulator):
@@ -207,9 +232,12 @@ def test_check_again_settles_an_unknown_row(operator, project_a, simulator):
     client = login(operator)
     html = client.post(review_url(project_a), {"job_ids": [str(job)], "page_ids": [str(job)]}, headers=HX)
     simulator.set_fault(project_a.project_id, "server_error", 502, ops={"batch_delete"})
-    result = client.post(
+    client.post(
         delete_url(project_a), {"token": token_of(html.content.decode()), "page_ids": [str(job)]}, headers=HX
-    ).content.decode()
+    )
+    run_queued_batches()
+    batch = DeleteBatch.objects.get()
+    result = client.get(progress_url(project_a, batch), {"rows": str(job)}, headers=HX).content.decode()
     assert "outcome-unknown" in result and "Check again" in result
     simulator.clear_faults()
     check = client.post(reverse("dli-job-check", args=[project_a.project_id, job]), headers=HX)

@@ -13,7 +13,7 @@ from django.test import Client
 
 from dli_admin.simulator.credentials import DEMO
 from dli_admin.simulator.server import Simulator
-from tests.helpers import PASSWORD
+from tests.helpers import PASSWORD, run_queued_batches
 
 pytestmark = pytest.mark.django_db
 
@@ -70,9 +70,9 @@ def test_no_secret_is_logged_shown_or_stored(private_simulator, project_a, opera
             token = re.search(r'name="token" value="([^"]+)"', pages[-1])
             sim.set_fault(pid, fault, value, ops={"batch_delete"}, count=1)
             if token:
-                pages.append(
-                    client.post(f"/projects/{pid}/jobs/delete/", {"token": token.group(1)}).content.decode()
-                )
+                confirmed = client.post(f"/projects/{pid}/jobs/delete/", {"token": token.group(1)})
+                run_queued_batches()
+                pages.append(client.get(confirmed["Location"]).content.decode())
             sim.clear_faults()
         sim.set_fault(pid, "auth_fail", True, count=1)
         pages.append(client.get(f"/projects/{pid}/jobs/").content.decode())  # a rejected read

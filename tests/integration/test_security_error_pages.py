@@ -132,7 +132,7 @@ ERROR_PAGES = {
     "too many fields": (
         lambda url: requests.post(
             f"{url}{JOBS_REVIEW}",
-            [("job_ids", str(n)) for n in range(2200)],
+            [("job_ids", str(n)) for n in range(25_000)],  # DATA_UPLOAD_MAX_NUMBER_FIELDS is 20,100
             cookies=CSRF_COOKIE,
             timeout=30,
         ),

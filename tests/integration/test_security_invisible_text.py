@@ -10,6 +10,7 @@ from django.test import Client
 from django.urls import reverse
 
 from dli_admin.audit.services import AuditJobResult, audit_results_record
+from tests.helpers import run_queued_batches
 
 pytestmark = pytest.mark.django_db
 
@@ -66,10 +67,12 @@ def test_the_result_and_the_audit_log_show_the_escapes(operator, auditor, projec
     html = review(client, project_a, [job], headers=HX).content.decode()
     token = re.search(r'name="token" value="([^"]+)"', html).group(1)
     url = reverse("dli-job-delete", args=[project_a.project_id])
-    result = client.post(url, {"token": token, "page_ids": [str(job)]}, headers=HX).content.decode()
+    confirmed = client.post(url, {"token": token, "page_ids": [str(job)]})
+    run_queued_batches()
+    result = client.get(confirmed["Location"]).content.decode()
     assert "1 deleted" in result and SHOWN in result and RLO not in result
 
-    batch_id = re.search(r"Batch ([0-9a-f-]{36}) is in the audit log", result).group(1)
+    batch_id = re.search(r"Batch <span class=\"mono\">([0-9a-f-]{36})</span>", result).group(1)
     audit_results_record(
         batch_id=batch_id,
         actor=None,

@@ -42,7 +42,9 @@ def _marked(match: re.Match[str]) -> str:
 @register.filter
 def visible(value: object) -> SafeString:
     """The value HTML-escaped, then each invisible character replaced by its marked escape."""
-    text = conditional_escape(value)  # first: escaping neither adds nor removes invisible characters
+    text = conditional_escape(
+        value if isinstance(value, str) else str(value)
+    )  # first: escaping neither adds nor removes invisible characters
     if not INVISIBLE.search(text):
         return text
     return mark_safe(INVISIBLE.sub(_marked, text))  # noqa: S308  escaped above; the marks are ours
