@@ -261,6 +261,9 @@ DLI_CONCURRENCY = env.int("DLI_CONCURRENCY", default=4)  # calls in flight per D
 DLI_BATCH_RETRY_DEADLINE = env.float("DLI_BATCH_RETRY_DEADLINE", default=15 * 60.0)
 DLI_BATCH_LEASE = env.float("DLI_BATCH_LEASE", default=30.0)  # seconds a worker holds a batch unrenewed
 DLI_BATCH_SWEEP = env.float("DLI_BATCH_SWEEP", default=20.0)  # seconds between looks for stalled batches
+# Jobs re-checked and sent between two reads of DLI: one read settles a wave and re-checks the next, so
+# a smaller wave shows progress sooner and a larger one costs fewer DLI calls.
+DLI_BATCH_WAVE = env.int("DLI_BATCH_WAVE", default=1000)
 
 # Background work: the database is the queue; `manage.py db_worker` runs it (docs/deployment.md).
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}

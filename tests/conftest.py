@@ -126,3 +126,16 @@ def production_env(tmp_path) -> dict[str, str]:
     from tests.helpers import production_environment
 
     return production_environment(tmp_path)
+
+
+@pytest.fixture
+def worker(simulator, transactional_db, settings):
+    """A real background worker (`manage.py db_worker`) for the test's committed data and its simulator.
+
+    Small chunks and waves, so that a page sees a batch's progress move."""
+    from tests.helpers import start_worker, stop
+
+    settings.DLI_BATCH_SWEEP = 1
+    process = start_worker(simulator, "test-worker", DLI_BATCH_SIZE="5", DLI_BATCH_WAVE="5")
+    yield process
+    stop(process)

@@ -7,9 +7,11 @@ client, which is tested against the simulator elsewhere. The cast of users itsel
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import subprocess
 import sys
+import time
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -189,3 +191,69 @@ def run_queued_batches() -> list:
 
     waiting = DeleteBatch.objects.filter(state__in=LIVE_BATCH_STATES).order_by("created_at")
     return [batch_run(batch_id) for batch_id in waiting.values_list("pk", flat=True)]
+
+
+def database_url() -> str:
+    """The test database as a URL, for processes the test starts."""
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        return f"sqlite:///{db['NAME']}"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgresql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    )
+
+
+def start_worker(simulator, name: str, **extra: str) -> subprocess.Popen:
+    """A real `manage.py db_worker` process on the test database, talking to the test's simulator."""
+    from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "dli_admin.settings",
+        "DJANGO_DEBUG": "1",
+        "DATABASE_URL": database_url(),
+        "DLI_ENDPOINT": simulator.url,
+        "DLI_AK": DEMO_ACCESS_KEY,
+        "DLI_SK": DEMO_SECRET_KEY,
+        "DLI_BATCH_LEASE": "3",
+        "DLI_BATCH_SWEEP": "1",
+        "DLI_TIMEOUT": "10",
+        **extra,
+    }
+    command = [
+        sys.executable,
+        "manage.py",
+        "db_worker",
+        "--no-reload",
+        "--no-startup-delay",
+        "--interval",
+        "0.1",
+    ]
+    return subprocess.Popen(
+        [*command, "--worker-id", name],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def stop(process: subprocess.Popen) -> str:
+    if process.poll() is None:
+        process.kill()
+    out, _ = process.communicate(timeout=10)
+    return out or ""
+
+
+def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -55,7 +55,6 @@ DELETED, FAILED, UNKNOWN, SKIPPED = (
     AuditOutcome.UNKNOWN,
     AuditOutcome.SKIPPED,
 )
-WAVE = 1000  # jobs re-checked and sent per wave: one read of DLI serves a wave's settling and re-check
 RETRY_PAUSES = (2.0, 5.0, 15.0, 30.0, 60.0)  # seconds between tries while DLI is unreachable or throttles
 DATABASE_PATIENCE = 120.0  # seconds a worker keeps retrying a database that went away
 _ERRORS_TO_WAIT_OUT = frozenset(
@@ -243,7 +242,7 @@ class _Run:
                     [(row, SKIPPED, f"cancelled before sending (by {who})") for row in self.jobs("pending")]
                 )
             sent = self.jobs(JobState.SENT)
-            pending = [] if cancelling else self.jobs(JobState.PENDING, WAVE)
+            pending = [] if cancelling else self.jobs(JobState.PENDING, settings.DLI_BATCH_WAVE)
             if not sent and not pending:
                 return self._end()
             if self.stop.is_set():

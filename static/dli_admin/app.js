@@ -75,11 +75,15 @@ if (window.htmx) {
 
   document.addEventListener("DOMContentLoaded", () => refresh(document));
   document.addEventListener("htmx:afterSettle", (event) => {
-    // After a delete, the status rows replaced the ticked rows: the selection is gone with them.
-    if (event.target && event.target.id === "action-panel" && event.target.querySelector(".result")) {
+    // A confirmed delete went to a worker: the selection went with it, and the progress takes the focus.
+    // Its polls swap the panel itself (not #action-panel), so they leave the focus where it is.
+    const progress = event.target && event.target.id === "action-panel" && event.target.querySelector("#batch-progress");
+    if (progress) {
       rowBoxes().forEach((b) => { b.checked = false; });
       const across = document.getElementById("select-across");
       if (across) across.checked = false;
+      const heading = progress.querySelector("#batch-progress-title");
+      if (heading) heading.focus();
     }
     refresh(event.target);
   });

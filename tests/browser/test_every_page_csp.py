@@ -16,7 +16,7 @@ def settle(page: Page) -> None:
 
 
 def test_every_page_runs_without_a_csp_violation(
-    page: Page, live_server, simulator, project_a, superuser, csp_violations
+    page: Page, live_server, simulator, project_a, superuser, csp_violations, worker
 ):
     pid = project_a.project_id
     jobs = [simulator.add_job(pid, name=f"csp-{n}", status="job_finish") for n in range(2)]
@@ -51,6 +51,7 @@ def test_every_page_runs_without_a_csp_violation(
     expect(page.locator(f"#job-{jobs[0]} .outcome")).to_have_text("failed")
     settle(page)
     assert csp_violations == []
+    visit(page.url.removeprefix(live_server.url))  # the batch's own page (its URL was pushed)
 
     # The audit log, a batch, its rows fragment, and the admin.
     visit("/audit/")
@@ -63,7 +64,8 @@ def test_every_page_runs_without_a_csp_violation(
     assert csp_violations == []
     for path in [
         "/admin/",
-        "/admin/dashboard/dliproject/",
+        "/admin/projects/dliproject/",
+        "/admin/deletes/deletebatch/",
         "/admin/audit/auditrecord/",
         "/accounts/password_change/",
     ]:

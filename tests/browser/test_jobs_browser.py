@@ -19,7 +19,7 @@ def log_in(page: Page, live_server, username: str) -> None:
 
 
 def test_an_operator_cleans_up_a_filtered_batch(
-    page: Page, live_server, simulator, project_a, operator, artifacts_dir
+    page: Page, live_server, simulator, project_a, operator, artifacts_dir, worker
 ):
     pid = project_a.project_id
     stopped = [
@@ -50,18 +50,32 @@ def test_an_operator_cleans_up_a_filtered_batch(
     expect(confirm).to_contain_text("needs owner")
     page.screenshot(path=artifacts_dir / "jobs-confirm.png", full_page=True)
     page.fill("#confirm-name", project_a.name)
+    # Slow enough that the progress bar is seen between empty and full.
+    simulator.set_fault(pid, "latency", 0.4, ops={"batch_delete", "list", "show"})
     page.click("#confirm-delete")
 
+    progress = page.locator("#batch-progress progress")
+    expect(progress).to_have_attribute("max", "24")
+    expect(page.locator("#batch-progress-title")).to_be_focused()
+    assert "/batches/" in page.url, "the confirm pushed the batch's stable URL"
+    page.wait_for_function(
+        "() => { const p = document.querySelector('#batch-progress progress');"
+        " return p && p.value > 1 && p.value < p.max; }",
+        timeout=20_000,
+    )  # the bar moved, and the batch is still running
+    page.screenshot(path=artifacts_dir / "jobs-progress.png", full_page=True)
     expect(page.locator("#action-panel .summary")).to_have_text(
-        "22 deleted, 1 failed, 1 skipped", timeout=20_000
+        "22 deleted, 1 failed, 1 skipped", timeout=30_000
     )
+    expect(progress).to_have_count(0)
     expect(page.locator(f"#job-{stopped[0]}")).to_have_class("status-row outcome-deleted")
     expect(page.locator(f"#job-{stopped[5]} .outcome")).to_have_text("failed")
     expect(page.locator(f"#job-{running} .outcome")).to_have_text("skipped")
     expect(page.locator(f"#job-{running}")).to_contain_text("needs owner")
     expect(page.locator("#selected-count")).to_have_text("0")
     page.screenshot(path=artifacts_dir / "jobs-result.png", full_page=True)
-    assert len(simulator.requests(op="batch_delete")) == 1
+    sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
+    assert sorted(sent) == sorted(stopped), "every stopped job was sent once, in chunks of 5"
 
 
 def test_a_viewer_sees_no_checkboxes(page: Page, live_server, simulator, project_a, viewer):

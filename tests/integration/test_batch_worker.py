@@ -4,13 +4,9 @@ its request log shows every id that was sent, and how often."""
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -19,75 +15,14 @@ from django_tasks_db.models import DBTaskResult
 from dli_admin.deletes import services
 from dli_admin.deletes.models import BatchState, DeleteBatch, DeleteBatchJob, JobState
 from dli_admin.deletes.services import Requester
-from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+from tests.helpers import start_worker, stop, wait_for
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.timeout(180)]
-ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
 def quick_sweeps(settings):
     settings.DLI_BATCH_SWEEP = 1  # the sweep queued by a confirm in this process runs a second later
-
-
-def database_url() -> str:
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
-    return (
-        f"postgresql://{db['USER']}{password}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    )
-
-
-def start_worker(simulator, name: str, **extra: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "dli_admin.settings",
-        "DJANGO_DEBUG": "1",
-        "DATABASE_URL": database_url(),
-        "DLI_ENDPOINT": simulator.url,
-        "DLI_AK": DEMO_ACCESS_KEY,
-        "DLI_SK": DEMO_SECRET_KEY,
-        "DLI_BATCH_LEASE": "3",
-        "DLI_BATCH_SWEEP": "1",
-        "DLI_TIMEOUT": "10",
-        **extra,
-    }
-    command = [
-        sys.executable,
-        "manage.py",
-        "db_worker",
-        "--no-reload",
-        "--no-startup-delay",
-        "--interval",
-        "0.1",
-    ]
-    return subprocess.Popen(
-        [*command, "--worker-id", name],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-
-
-def stop(process: subprocess.Popen) -> str:
-    if process.poll() is None:
-        process.kill()
-    out, _ = process.communicate(timeout=10)
-    return out or ""
-
-
-def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def confirm(user, project, ids) -> DeleteBatch:
