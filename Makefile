@@ -1,4 +1,4 @@
-# dli-admin: `make run` starts the dashboard against the embedded DLI simulator; `make test` runs every test.
+# dli-admin: `make run` starts the dashboard and a worker against the DLI simulator; `make test` runs every test.
 SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -7,11 +7,9 @@ PORT ?= 8000
 
 .PHONY: run test venv chromium lint format check-deploy clean
 
+# The dashboard and a background worker (and, with no DLI_ENDPOINT, the DLI simulator they share).
 run: $(VENV)/.installed
-	DJANGO_DEBUG=1 $(PY) manage.py migrate --noinput
-	DJANGO_DEBUG=1 $(PY) manage.py demo_setup
-	@echo "dli-admin: open http://$(HOST):$(PORT)/accounts/login/ (logins above; Ctrl-C stops)"
-	DJANGO_DEBUG=1 $(PY) manage.py runserver $(HOST):$(PORT)
+	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/run-dev
 
 test: $(VENV)/.installed-dev chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

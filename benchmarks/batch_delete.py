@@ -1,33 +1,52 @@
-"""Time a whole batch delete through the service against the embedded simulator, and count DLI calls.
+"""Background batch deletes end to end: confirm, a real worker, DLI calls by kind, against one by one.
 
-    .venv/bin/python benchmarks/batch_delete.py [N ...]     (default: 20 100 1000)
+    .venv/bin/python benchmarks/batch_delete.py [--latency 0.05] [--quick]
 
-For each N: N stopped jobs are added to the 10,000-job demo project, planned (read back from DLI) and
-deleted (claim, re-check, chunked batch delete, read-back). Prints wall time per phase and how many
-list / show / batch-delete calls DLI received, so the read-back's choice of strategy is visible.
-Uses a throwaway SQLite file, var/bench-delete.sqlite3.
+For projects of 1,000 and 10,000 jobs and batches of N = 100, 1,000 and 10,000 of their jobs (N no larger
+than the project), with every DLI call delayed by --latency seconds in the simulator:
+- the confirm request's server time (the Django test client, session and middleware included);
+- confirm-to-ended wall time, through a real `manage.py db_worker` process (polling every 0.1 s);
+- DLI calls by kind while the batch ran;
+- the ratio against deleting one by one (N single DELETE calls, one after another, measured for N = 100
+  in the same run and scaled by N).
+A project holds the batch's jobs (one owner, one job type: a team's finished jobs) among others of six
+owners and three types. --quick skips the 10,000-job batch. Uses a throwaway SQLite file in var/.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import random
+import subprocess
 import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "bench-delete.sqlite3"
+DB = ROOT / "var" / "bench-batches.sqlite3"
+OWNERS = ["dli-demo-operator", "anna.schmidt", "li.wei", "marta.nowak", "etl-robot", "k.tanaka"]
+TYPES = ["flink_opensource_sql_job", "flink_sql_job", "flink_jar_job"]
 
 
-def main(sizes: list[int]) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency", type=float, default=0.05, help="seconds added to every DLI call")
+    parser.add_argument("--quick", action="store_true", help="skip the 10,000-job batch")
+    args = parser.parse_args()
+
     sys.path.insert(0, str(ROOT))
     DB.parent.mkdir(exist_ok=True)
-    DB.unlink(missing_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DB}{suffix}").unlink(missing_ok=True)
     os.environ.update(
-        DATABASE_URL=f"sqlite:///{DB}", DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="dli_admin.settings"
+        DATABASE_URL=f"sqlite:///{DB}",
+        DJANGO_DEBUG="1",
+        DJANGO_SETTINGS_MODULE="dli_admin.settings",
+        DJANGO_LOG_LEVEL="WARNING",
+        DJANGO_ALLOWED_HOSTS="testserver",
     )
-    os.environ["DJANGO_LOG_LEVEL"] = "WARNING"
     import django
     from django.conf import settings
     from django.core.management import call_command
@@ -37,49 +56,125 @@ def main(sizes: list[int]) -> None:
     call_command("migrate", verbosity=0)
 
     from django.contrib.auth import get_user_model
+    from django.test import Client
 
     from dli_admin.deletes import services
-    from dli_admin.projects.models import DliProject
+    from dli_admin.deletes.models import BatchState, DeleteBatch
+    from dli_admin.dli import AkSkAuth, DliClient
+    from dli_admin.projects.models import DliProject, Grant
     from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
-    from dli_admin.simulator.seed import DEMO_PROJECTS
     from dli_admin.simulator.server import Simulator
 
-    seed = next(p for p in DEMO_PROJECTS if p.job_count == 10_000)
+    rng = random.Random(7)
     with Simulator(port=0) as simulator:
         settings.DLI_ENDPOINT, settings.DLI_AK, settings.DLI_SK = (
             simulator.url,
             DEMO_ACCESS_KEY,
             DEMO_SECRET_KEY,
         )
-        project = DliProject.objects.create(project_id=seed.id, name=seed.name)
         user = get_user_model().objects.create_user("bench")
+        client = Client()
+        client.force_login(user)
         requester = services.Requester(user=user, client_ip="127.0.0.1")
-        print(f"DLI_BATCH_SIZE={settings.DLI_BATCH_SIZE}; project {seed.name} with {seed.job_count} jobs")
-        print(f"{'jobs':>6} {'plan s':>8} {'delete s':>9} {'per job ms':>11}  calls during delete")
-        for size in sizes:
-            simulator.reset()
-            ids = [simulator.add_job(seed.id, name=f"bench-{n}", status="job_finish") for n in range(size)]
-            started = time.perf_counter()
-            plan = services.flink_jobs_delete_plan(
-                requester=requester, project=project, job_ids=[str(i) for i in ids]
-            )
-            planned = time.perf_counter()
-            simulator.clear_requests()
-            result = services.flink_jobs_delete(
-                requester=requester,
-                project=project,
-                token=plan.token,
-                confirm_name=project.name,
-            )
-            done = time.perf_counter()
-            calls = Counter(request.op for request in simulator.requests())
-            assert result.counts == {"deleted": size}, result.counts
-            per_job_ms = (done - planned) * 1000 / size
+        worker = subprocess.Popen(
+            [
+                sys.executable,
+                "manage.py",
+                "db_worker",
+                "--no-reload",
+                "--no-startup-delay",
+                "--interval",
+                "0.1",
+            ],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DLI_ENDPOINT": simulator.url,
+                "DLI_AK": DEMO_ACCESS_KEY,
+                "DLI_SK": DEMO_SECRET_KEY,
+                "DLI_MAX_BATCH": "10000",
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
             print(
-                f"{size:>6} {planned - started:>8.2f} {done - planned:>9.2f} {per_job_ms:>11.1f}"
-                f"  {dict(sorted(calls.items()))}"
+                f"DLI latency {args.latency * 1000:.0f} ms per call; "
+                f"DLI_BATCH_SIZE={settings.DLI_BATCH_SIZE}, DLI_CONCURRENCY={settings.DLI_CONCURRENCY}, "
+                f"DLI_BATCH_WAVE={settings.DLI_BATCH_WAVE}"
             )
+            one_by_one_per_job = None
+            results = {}
+            print(f"{'project':>8} {'N':>6} {'confirm ms':>11} {'ended s':>8} {'vs 1-by-1':>10}  DLI calls")
+            for project_size in (1_000, 10_000):
+                for n in (100, 1_000, 10_000):
+                    if n > project_size or (args.quick and n == 10_000):
+                        continue
+                    pid = f"bench{project_size}n{n}"
+                    for _ in range(project_size - n):
+                        simulator.add_job(
+                            pid, status="job_finish", user_name=rng.choice(OWNERS), job_type=rng.choice(TYPES)
+                        )
+                    ids = [simulator.add_job(pid, name=f"cleanup-{k}", status="job_finish") for k in range(n)]
+                    project = DliProject.objects.create(project_id=pid, name=pid)
+                    Grant.objects.create(user=user, project=project, role="operator")
+                    simulator.clear_faults()
+                    simulator.set_fault(pid, "latency", args.latency)
+                    if one_by_one_per_job is None:
+                        one_by_one_per_job = one_by_one(simulator, pid, ids[:100], DliClient, AkSkAuth)
+                        ids = ids[100:]  # those are gone now; the batch takes the rest
+                        for _ in range(100):
+                            ids.append(simulator.add_job(pid, name="cleanup-more", status="job_finish"))
+                    plan = services.flink_jobs_delete_plan(
+                        requester=requester, project=project, job_ids=[str(i) for i in ids]
+                    )
+                    simulator.clear_requests()
+                    started = time.perf_counter()
+                    response = client.post(
+                        f"/projects/{pid}/jobs/delete/", {"token": plan.token, "confirm_name": pid}
+                    )
+                    confirmed = time.perf_counter()
+                    assert response.status_code == 302, response.content[:500]
+                    batch = DeleteBatch.objects.latest("created_at")
+                    while not DeleteBatch.objects.filter(pk=batch.pk, state=BatchState.ENDED).exists():
+                        if worker.poll() is not None:
+                            raise SystemExit("the worker died")
+                        time.sleep(0.02)
+                    ended = time.perf_counter()
+                    calls = Counter(request.op for request in simulator.requests())
+                    sent = Counter(i for r in simulator.requests(op="batch_delete") for i in r.job_ids)
+                    assert set(sent.values()) == {1}, "a job id was sent twice"
+                    leftover = [i for i in ids if simulator.job(pid, i) is not None]
+                    assert not leftover, f"{len(leftover)} jobs were not deleted"
+                    ratio = one_by_one_per_job * n / (ended - started)
+                    results[(project_size, n)] = sum(calls.values())
+                    print(
+                        f"{project_size:>8} {n:>6} {(confirmed - started) * 1000:>11.0f}"
+                        f" {ended - started:>8.2f} {ratio:>9.0f}x  {dict(sorted(calls.items()))}"
+                    )
+            per_job = one_by_one_per_job * 1000
+            print(f"one by one: {per_job:.0f} ms per job (N = 100 single DELETE calls, one after another)")
+            if (1_000, 1_000) in results and (10_000, 1_000) in results:
+                print(
+                    "DLI calls for 1,000 jobs, 10,000-job project vs 1,000-job project: "
+                    f"{results[(10_000, 1_000)]} / {results[(1_000, 1_000)]} = "
+                    f"{results[(10_000, 1_000)] / results[(1_000, 1_000)]:.2f}x"
+                )
+        finally:
+            worker.terminate()
+            worker.wait(timeout=30)
+
+
+def one_by_one(simulator, pid, ids, DliClient, AkSkAuth) -> float:
+    """Seconds per job when a script deletes jobs with one DELETE call each, one after another."""
+    from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
+
+    client = DliClient(simulator.url, pid, auth=AkSkAuth(DEMO_ACCESS_KEY, DEMO_SECRET_KEY))
+    started = time.perf_counter()
+    for job_id in ids:
+        client.delete_job(job_id)
+    return (time.perf_counter() - started) / len(ids)
 
 
 if __name__ == "__main__":
-    main([int(arg) for arg in sys.argv[1:]] or [20, 100, 1000])
+    main()

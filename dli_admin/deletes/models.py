@@ -43,6 +43,11 @@ class DeleteBatch(models.Model):
     via = models.CharField(max_length=32, default="web", help_text="web, command line, or a cleanup policy")
     state = models.CharField(max_length=16, choices=BatchState.choices, default=BatchState.QUEUED)
     total = models.PositiveIntegerField(default=0)
+    # As confirmed: [job_id, name, status, excluded_because, job_type, user_name] per job. The worker turns
+    # it into the audit intent and the job rows (a 10,000-job confirm then costs one INSERT), then empties it.
+    selection = models.JSONField(default=list, blank=True)
+    client_ip = models.CharField(max_length=64, blank=True)  # the requester's, for the audit intent
+    user_agent = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     ended_at = models.DateTimeField(null=True, blank=True)

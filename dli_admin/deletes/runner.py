@@ -12,6 +12,7 @@ transaction, and only while the lease is still ours, so no job is settled twice.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -27,6 +28,7 @@ from typing import Any
 from django.conf import settings
 from django.db import (
     DatabaseError,
+    IntegrityError,
     InterfaceError,
     OperationalError,
     close_old_connections,
@@ -37,10 +39,11 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from dli_admin.audit.models import AuditOutcome
-from dli_admin.audit.services import AuditJobResult, audit_results_record
+from dli_admin.audit.models import AuditKind, AuditOutcome, AuditRecord
+from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
 from dli_admin.dli import ChunkOutcome, ChunkResult, DliClient, DliError, ErrorCategory
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
+from dli_admin.projects.jobs import JobRef
 from dli_admin.projects.selectors import ReadBack, flink_jobs_read
 from dli_admin.projects.statuses import status_label
 
@@ -180,6 +183,7 @@ class _Run:
                 holder = DeleteBatch.objects.filter(pk=self.batch.pk).values_list("lease_owner", flat=True)
                 if holder.first() != self.worker_id:
                     raise LeaseLost(f"batch {self.batch.pk}: another worker took it over")
+                groups: dict[tuple[str, str], list[int]] = {}
                 for row, outcome, message in settled:
                     row.state, row.outcome, row.message, row.settled_at = (
                         JobState.SETTLED,
@@ -187,11 +191,12 @@ class _Run:
                         message,
                         now,
                     )
-                DeleteBatchJob.objects.bulk_update(
-                    [row for row, _, _ in settled],
-                    ["state", "outcome", "message", "settled_at"],
-                    batch_size=500,
-                )
+                    groups.setdefault((outcome, message), []).append(row.pk)
+                # One UPDATE per distinct outcome and message (a few per wave), not one CASE per row.
+                for (outcome, message), pks in groups.items():
+                    DeleteBatchJob.objects.filter(pk__in=pks).update(
+                        state=JobState.SETTLED, outcome=outcome, message=message, settled_at=now
+                    )
                 audit_results_record(
                     batch_id=self.batch.pk,
                     actor=actor if actor is not None else self.batch.requested_by,
@@ -227,6 +232,7 @@ class _Run:
     # --- the waves --------------------------------------------------------------------------------
 
     def run(self) -> Outcome:
+        batch_expand(self.batch)
         if self.batch.started_at is None:
             self.note(started_at=timezone.now())
         if self.batch.state == BatchState.QUEUED:
@@ -242,7 +248,7 @@ class _Run:
                     [(row, SKIPPED, f"cancelled before sending (by {who})") for row in self.jobs("pending")]
                 )
             sent = self.jobs(JobState.SENT)
-            pending = [] if cancelling else self.jobs(JobState.PENDING, settings.DLI_BATCH_WAVE)
+            pending = [] if cancelling else self.jobs(JobState.PENDING, self.wave_size())
             if not sent and not pending:
                 return self._end()
             if self.stop.is_set():
@@ -257,6 +263,13 @@ class _Run:
                     return waited
             else:
                 self.note(give_up_at=None, waiting_reason="")
+
+    def wave_size(self) -> int:
+        """DLI_BATCH_WAVE jobs, or a quarter of what is left if that is more: each wave costs a read of
+        the jobs' list pages, so a big batch goes in a few big waves (its progress still moves)."""
+        left = DeleteBatchJob.objects.filter(batch=self.batch, state=JobState.PENDING).count()
+        chunk = settings.DLI_BATCH_SIZE  # whole chunks only
+        return max(settings.DLI_BATCH_WAVE, math.ceil(left / 4 / chunk) * chunk)
 
     def _connect(self) -> bool:
         """The DLI client for the batch's project; without one, the batch ends with every job accounted."""
@@ -422,19 +435,26 @@ class _Run:
             self.settle([(row, FAILED, refusal_message(error)) for row in rows])
             return None
         self.answered_ok = self.answered_ok or chunk.outcome == ChunkOutcome.REPLIED
+        groups: dict[tuple[bool, str], list[int]] = {}
         for row in rows:
             reply = reply_of(chunk, row.job_id)
             row.replied, row.reply_ambiguous, row.reply_problem = True, reply.ambiguous, reply.problem[:2000]
-        fields = [
-            "replied",
-            "reply_ambiguous",
-            "reply_problem",
-            "attempts",
-            "duration_ms",
-            "error_code",
-            "dli_request_id",
-        ]
-        _patiently(lambda: DeleteBatchJob.objects.bulk_update(rows, fields))
+            groups.setdefault((reply.ambiguous, row.reply_problem), []).append(row.pk)
+        first = rows[0]
+
+        def write() -> None:
+            for (ambiguous, problem), pks in groups.items():
+                DeleteBatchJob.objects.filter(pk__in=pks).update(
+                    replied=True,
+                    reply_ambiguous=ambiguous,
+                    reply_problem=problem,
+                    attempts=first.attempts,
+                    duration_ms=first.duration_ms,
+                    error_code=first.error_code,
+                    dli_request_id=first.dli_request_id,
+                )
+
+        _patiently(write)
         return None
 
     def _show_throttling(self, client: DliClient) -> None:
@@ -538,3 +558,97 @@ def batches_stalled() -> Iterator[DeleteBatch]:
 
 def _created_before(seconds: float) -> datetime:
     return timezone.now() - timedelta(seconds=seconds)
+
+
+def batch_expand(batch: DeleteBatch) -> None:
+    """The confirmation becomes the audit intent (first, before any DLI call) and the job rows.
+
+    Safe to repeat after a crash at any line: the intent is written once, and the rows with the
+    batch's flag in one transaction.
+    """
+    if batch.jobs.exists():
+        return
+    selection = batch.selection
+    jobs = [JobRef(job_id, name, status) for job_id, name, status, *_ in selection]
+    if not AuditRecord.objects.filter(kind=AuditKind.INTENT, batch_id=batch.pk).exists():
+        audit_intent_record(
+            batch_id=batch.pk,
+            actor=batch.requested_by,
+            project_id=batch.project_id_text,
+            project_name=batch.project_name,
+            jobs=jobs,
+            client_ip=batch.client_ip,
+            user_agent=batch.user_agent,
+        )
+    now = timezone.now()
+    rows = [
+        DeleteBatchJob(
+            batch=batch,
+            position=position,
+            project_id_text=batch.project_id_text,
+            job_id=job_id,
+            name=name,
+            status=status,
+            job_type=job_type,
+            user_name=user_name,
+        )
+        for position, (job_id, name, status, _excluded, job_type, user_name) in enumerate(selection)
+    ]
+    skipped = []
+    for row, (*_, excluded, _type, _owner) in zip(rows, selection, strict=True):
+        if excluded:
+            _settle_row(row, SKIPPED, excluded, now)
+            skipped.append(AuditJobResult(row.job_id, row.name, SKIPPED, excluded))
+
+    def write() -> None:
+        with transaction.atomic():
+            taken = _insert_claiming(rows, now)
+            audit_results_record(
+                batch_id=batch.pk,
+                actor=batch.requested_by,
+                project_id=batch.project_id_text,
+                results=skipped + taken,
+            )
+            DeleteBatch.objects.filter(pk=batch.pk).update(selection=[])
+
+    _patiently(write)
+
+
+ALREADY_TAKEN = "already being deleted by another batch"
+
+
+def _settle_row(row: DeleteBatchJob, outcome: str, message: str, now: datetime) -> None:
+    row.state, row.outcome, row.message, row.settled_at = JobState.SETTLED, outcome, message, now
+
+
+def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJobResult]:
+    """Insert the rows; a pending job that a live batch already holds is inserted settled, skipped."""
+    pending = [row for row in rows if row.state == JobState.PENDING]
+    held = set(
+        DeleteBatchJob.objects.filter(
+            project_id_text=rows[0].project_id_text if rows else "",
+            job_id__in=[row.job_id for row in pending],
+            state__in=[JobState.PENDING, JobState.SENT],
+        ).values_list("job_id", flat=True)
+    )
+    taken: list[AuditJobResult] = []
+    for row in pending:
+        if row.job_id in held:
+            _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
+            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+    try:
+        with transaction.atomic():
+            DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
+    except IntegrityError:
+        # Another batch claimed some of the jobs between our look and our insert: insert one by one.
+        for row in rows:
+            row.pk = None
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except IntegrityError:
+                _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
+                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+                row.pk = None
+                row.save(force_insert=True)
+    return taken

@@ -8,7 +8,6 @@ from the user and the project.
 
 from __future__ import annotations
 
-import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -17,16 +16,13 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.db import transaction
 
 from dli_admin.audit.models import AuditOutcome
 from dli_admin.audit.services import (
     AuditJobResult,
     audit_cancel_record,
-    audit_intent_record,
     audit_refusal_record,
-    audit_results_record,
 )
 from dli_admin.dli import DliClient
 from dli_admin.projects.connections import dli_client_for
@@ -36,13 +32,12 @@ from dli_admin.projects.permissions import can_delete, may_delete_any, project_r
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
 from dli_admin.projects.statuses import ACTIVE_STATUSES
 
-from .models import BatchState, DeleteBatch, DeleteBatchJob, JobState
+from .models import BatchState, DeleteBatch
 from .settling import flink_jobs_reconcile
 
 CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
 CONFIRMATION_MAX_AGE = 15 * 60  # seconds a confirmation stays valid
 SKIPPED = AuditOutcome.SKIPPED
-ALREADY_TAKEN = "already being deleted by another batch"
 REVIEW_ROWS = 50  # rows the confirmation lists one by one
 
 
@@ -275,10 +270,10 @@ def flink_jobs_delete(
     confirm_name: str = "",
     via: str = "web",
 ) -> DeleteBatch:
-    """Persist the jobs of a signed confirmation as a batch and hand it to a worker; returns at once.
+    """Hand the jobs of a signed confirmation to a worker as a batch; returns at once, whatever the size.
 
-    The audit intent is written first, in its own transaction, before anything could reach DLI. A job
-    that another live batch holds reads skipped in this one (the partial unique index decides).
+    The worker writes the audit intent before anything else, then claims the jobs (a job that another
+    live batch holds reads skipped in this one: the partial unique index decides) and deletes them.
     """
     role = _require_delete_role(requester, project, [])
     confirmed = _load_confirmation(requester, project, role, token)
@@ -286,98 +281,29 @@ def flink_jobs_delete(
         plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
         message = f"Type the project name “{project.name}” exactly to confirm. Nothing was deleted."
         raise NameMismatch(message, plan)
-    batch_id = uuid.uuid4()
-    audit_intent_record(
-        batch_id=batch_id,
-        actor=requester.user,
-        project_id=project.project_id,
-        project_name=project.name,
-        jobs=confirmed,
-        client_ip=requester.client_ip,
-        user_agent=requester.user_agent,
-    )
     user: Any = requester.user
+    known = getattr(user, "pk", None) is not None
     batch = DeleteBatch(
-        id=batch_id,
         project=project,
         project_id_text=project.project_id,
         project_name=project.name,
-        requested_by=user if getattr(user, "pk", None) else None,
-        requested_by_username=user.get_username() if getattr(user, "pk", None) else "",
+        requested_by=user if known else None,
+        requested_by_username=user.get_username() if known else "",
         via=via,
         total=len(confirmed),
+        client_ip=requester.client_ip[:64],
+        user_agent=requester.user_agent[:300],
+        selection=[
+            [job.job_id, job.name, job.status, job.excluded_because, job.job_type, job.user_name]
+            for job in confirmed
+        ],
     )
-    rows = [
-        DeleteBatchJob(
-            batch=batch,
-            position=position,
-            project_id_text=project.project_id,
-            job_id=job.job_id,
-            name=job.name,
-            status=job.status,
-            job_type=job.job_type,
-            user_name=job.user_name,
-        )
-        for position, job in enumerate(confirmed)
-    ]
-    skipped: list[AuditJobResult] = []
-    now = timezone.now()
-    for row, job in zip(rows, confirmed, strict=True):
-        if job.excluded_because:
-            _settle_row(row, SKIPPED, job.excluded_because, now)
-            skipped.append(AuditJobResult(job.job_id, job.name, SKIPPED, job.excluded_because))
+    from .tasks import batch_enqueue  # the tasks module imports the runner, which imports this one
+
     with transaction.atomic():
         batch.save(force_insert=True)
-        skipped += _insert_claiming(rows, now)
-        if skipped:
-            audit_results_record(
-                batch_id=batch_id, actor=requester.user, project_id=project.project_id, results=skipped
-            )
-        if not any(row.state == JobState.PENDING for row in rows):
-            batch.state, batch.ended_at = BatchState.ENDED, now
-            batch.end_message = "nothing to send: every job was skipped"
-            batch.save(update_fields=["state", "ended_at", "end_message"])
-        else:
-            from .tasks import batch_enqueue  # the tasks module imports the runner, which imports this
-
-            transaction.on_commit(lambda: batch_enqueue(batch_id))
+        transaction.on_commit(lambda: batch_enqueue(batch.pk))
     return batch
-
-
-def _settle_row(row: DeleteBatchJob, outcome: str, message: str, now: Any) -> None:
-    row.state, row.outcome, row.message, row.settled_at = JobState.SETTLED, outcome, message, now
-
-
-def _insert_claiming(rows: list[DeleteBatchJob], now: Any) -> list[AuditJobResult]:
-    """Insert the rows; a pending job that a live batch already holds is inserted settled, skipped."""
-    pending = [row for row in rows if row.state == JobState.PENDING]
-    held = set(
-        DeleteBatchJob.objects.filter(
-            project_id_text=rows[0].project_id_text if rows else "",
-            job_id__in=[row.job_id for row in pending],
-            state__in=[JobState.PENDING, JobState.SENT],
-        ).values_list("job_id", flat=True)
-    )
-    taken: list[AuditJobResult] = []
-    for row in pending:
-        if row.job_id in held:
-            _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
-    try:
-        with transaction.atomic():
-            DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
-    except IntegrityError:
-        # Another batch claimed some of the jobs between our look and our insert: insert one by one.
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-            except IntegrityError:
-                _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
-                row.pk = None
-                row.save(force_insert=True)
-    return taken
 
 
 def may_cancel(user: Any, batch: DeleteBatch) -> bool:

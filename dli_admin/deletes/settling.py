@@ -15,6 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 from dli_admin.audit.models import AuditOutcome
 from dli_admin.audit.selectors import UnsettledJob, audit_unsettled_jobs
 from dli_admin.audit.services import AuditJobResult, audit_results_record
@@ -135,7 +137,14 @@ def flink_jobs_held_unsettled(*, project_id: str | None = None) -> list[DeleteBa
     """Live batches with unsettled jobs in the audit log: their workers settle them, not reconcile."""
     unsettled = audit_unsettled_jobs(project_id=project_id)
     held = _held_by_live_batches((job.batch_id, job.job_id) for job in unsettled)
-    return list(DeleteBatch.objects.filter(pk__in={batch_id for batch_id, _ in held}).order_by("created_at"))
+    # A batch no worker has started yet has no audit intent yet: it counts too.
+    waiting = DeleteBatch.objects.filter(state__in=LIVE_BATCH_STATES).exclude(selection=[])
+    if project_id is not None:
+        waiting = waiting.filter(project_id_text=project_id)
+    batches = DeleteBatch.objects.filter(
+        Q(pk__in={batch_id for batch_id, _ in held}) | Q(pk__in=waiting.values("pk"))
+    )
+    return list(batches.order_by("created_at"))
 
 
 def flink_jobs_reconcile(

@@ -47,11 +47,31 @@ def test_a_confirm_queues_a_batch_and_sends_nothing(simulator, project_a, operat
     batch = confirm(operator, project_a, ids)
 
     assert batch.state == BatchState.QUEUED and batch.total == 3
+    assert [job[0] for job in batch.selection] == ids
     assert simulator.requests(op="batch_delete") == []
-    assert AuditRecord.objects.filter(kind=AuditKind.INTENT, batch_id=batch.pk).count() == 1
-    assert set(DeleteBatchJob.objects.filter(batch=batch).values_list("state", flat=True)) == {
-        JobState.PENDING
-    }
+    assert not DeleteBatchJob.objects.filter(batch=batch).exists()
+
+
+def test_the_worker_writes_the_intent_before_its_first_dli_call(simulator, project_a, operator, monkeypatch):
+    ids = add_jobs(simulator, project_a, 3)
+    batch = confirm(operator, project_a, ids)
+    simulator.clear_requests()
+    seen_at_first_call = []
+    real_list = runner.flink_jobs_read
+
+    def first_read(**kwargs):
+        if not seen_at_first_call:
+            intent = AuditRecord.objects.filter(kind=AuditKind.INTENT, batch_id=batch.pk).first()
+            seen_at_first_call.append((intent, len(simulator.requests())))
+        return real_list(**kwargs)
+
+    monkeypatch.setattr(runner, "flink_jobs_read", first_read)
+    runner.batch_run(batch.pk)
+
+    ((intent, calls_before),) = seen_at_first_call
+    assert intent is not None and intent.actor_username == "olivia" and calls_before == 0
+    assert list(intent.jobs.values_list("job_id", flat=True)) == ids
+    assert DeleteBatch.objects.get(pk=batch.pk).selection == [], "the selection lives on in the audit log"
 
 
 def test_a_worker_deletes_every_job_and_audits_each_result(simulator, project_a, operator):
@@ -129,6 +149,21 @@ def test_an_operators_active_job_is_skipped_at_confirm_and_never_sent(simulator,
     assert ids[2] not in sent
 
 
+def test_a_live_batch_holds_its_jobs_against_a_second_one(simulator, project_a, operator, owner):
+    ids = add_jobs(simulator, project_a, 6)
+    first, second = confirm(operator, project_a, ids[:4]), confirm(owner, project_a, ids[2:])
+    runner.batch_expand(first)  # the first batch's worker has taken its jobs, and is still at work
+
+    runner.batch_run(second.pk)
+
+    assert outcomes(second) == {ids[2]: "skipped", ids[3]: "skipped", ids[4]: "deleted", ids[5]: "deleted"}
+    assert messages(second)[ids[2]] == "already being deleted by another batch"
+    runner.batch_run(first.pk)
+    assert outcomes(first) == dict.fromkeys(ids[:4], "deleted")
+    sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
+    assert sorted(sent) == sorted(ids)
+
+
 def test_two_batches_share_no_job_the_second_skips_what_the_first_holds(
     simulator, project_a, operator, owner
 ):
@@ -141,7 +176,7 @@ def test_two_batches_share_no_job_the_second_skips_what_the_first_holds(
 
     assert outcomes(first) == dict.fromkeys(ids[:4], "deleted")
     assert outcomes(second) == {ids[2]: "skipped", ids[3]: "skipped", ids[4]: "deleted", ids[5]: "deleted"}
-    assert messages(second)[ids[2]] == "already being deleted by another batch"
+    assert messages(second)[ids[2]] == "already gone from DLI"  # the first batch ended before
     sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
     assert sorted(sent) == sorted(ids)
 
@@ -233,6 +268,7 @@ def test_a_project_removed_while_queued_ends_the_batch_with_every_job_skipped(si
 def test_jobs_left_sent_by_a_dead_worker_are_read_back_never_sent_again(simulator, project_a, operator):
     ids = add_jobs(simulator, project_a, 4)
     batch = confirm(operator, project_a, ids)
+    runner.batch_expand(batch)
     # A worker marked two jobs sent, DLI deleted one of them, then the worker died before the answer.
     DeleteBatchJob.objects.filter(batch=batch, job_id__in=ids[:2]).update(state=JobState.SENT, chunk=1)
     simulator_delete_one(simulator, project_a, ids[0])

@@ -218,10 +218,14 @@ def test_the_readmes_stand_alone_recipe_works_as_written(stand_alone, tmp_path):
     dashboard_env, dashboard_command = assignments(dashboard_line)
     assert dashboard_env == {"DLI_ENDPOINT": f"http://127.0.0.1:{recipe_port}"}
     assert dashboard_command == ["make", "run"]
-    # What `make run` does before it serves: these two steps, in this order, with DJANGO_DEBUG=1.
-    makefile = (ROOT / "Makefile").read_text()
+    # What `make run` (scripts/run-dev) does before it serves: these two steps, in this order, with
+    # DJANGO_DEBUG=1, and with the DLI_ENDPOINT it was given (no simulator of its own then).
+    assert "\tPY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/run-dev" in (ROOT / "Makefile").read_text()
+    script = (ROOT / "scripts" / "run-dev").read_text()
     make_run = ["manage.py migrate --noinput", "manage.py demo_setup"]
-    assert [f"\tDJANGO_DEBUG=1 $(PY) {step}" in makefile for step in make_run] == [True, True]
+    positions = [script.find(f'"$PY" {step}\n') for step in make_run]
+    assert -1 not in positions and positions == sorted(positions) and "export DJANGO_DEBUG=1" in script
+    assert 'if [[ -z "${DLI_ENDPOINT:-}" ]]; then' in script
 
     # The recipe, on a free port instead of 8765, with a fresh SQLite database.
     port = str(free_port())

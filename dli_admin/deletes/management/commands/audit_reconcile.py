@@ -45,7 +45,7 @@ class Command(BaseCommand):
         results = flink_jobs_reconcile(project_id=project, actor=None)
         held = flink_jobs_held_unsettled(project_id=project)
         for batch in held:
-            unsettled = batch.jobs.exclude(state="settled").count()
+            unsettled = batch.jobs.exclude(state="settled").count() or len(batch.selection)
             if batch.lease_until and batch.lease_until > timezone.now():
                 where = f"its worker holds it (lease renewed until {batch.lease_until:%H:%M:%S} UTC)"
             else:
