@@ -268,8 +268,9 @@ class _Run:
         """DLI_BATCH_WAVE jobs, or a quarter of what is left if that is more: each wave costs a read of
         the jobs' list pages, so a big batch goes in a few big waves (its progress still moves)."""
         left = DeleteBatchJob.objects.filter(batch=self.batch, state=JobState.PENDING).count()
-        chunk = settings.DLI_BATCH_SIZE  # whole chunks only
-        return max(settings.DLI_BATCH_WAVE, math.ceil(left / 4 / chunk) * chunk)
+        chunk: int = settings.DLI_BATCH_SIZE  # whole chunks only
+        wave: int = settings.DLI_BATCH_WAVE
+        return max(wave, math.ceil(left / 4 / chunk) * chunk)
 
     def _connect(self) -> bool:
         """The DLI client for the batch's project; without one, the batch ends with every job accounted."""
