@@ -18,7 +18,13 @@ from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.audit.services import client_ip_for
 from dli_admin.deletes import services
 from dli_admin.deletes.models import DeleteBatch
-from dli_admin.deletes.selectors import batch_for, batch_progress, batch_rows, batch_rows_settled
+from dli_admin.deletes.selectors import (
+    batch_for,
+    batch_progress,
+    batch_rows,
+    batch_rows_settled,
+    batches_live,
+)
 from dli_admin.dli import DliError
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
@@ -78,7 +84,8 @@ def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         (project, "owner (superuser)" if request.user.is_superuser else roles.get(project.pk))
         for project in projects
     ]
-    return render(request, "dashboard/project_list.html", {"rows": rows})
+    running = [batch for batch in batches_live() if batch.project_id in {project.pk for project in projects}]
+    return render(request, "dashboard/project_list.html", {"rows": rows, "running": running})
 
 
 @require_GET

@@ -314,3 +314,19 @@ def test_reconcile_leaves_a_live_batch_to_its_worker_and_says_so(simulator, proj
     assert f"left 2 job(s) to batch {batch.pk}" in text
     assert "nothing to settle" not in text
     assert simulator.requests(op="batch_delete") == []
+
+
+def test_the_projects_page_and_the_audit_page_link_a_running_batch(
+    simulator, project_a, operator, owner, client
+):
+    from django.urls import reverse
+
+    batch = confirm(operator, project_a, add_jobs(simulator, project_a, 2))
+    runner.batch_expand(batch)  # the intent is written; the worker is still at work
+    url = reverse("dli-batch-detail", args=[project_a.project_id, batch.pk])
+    client.force_login(owner)
+    assert f'href="{url}"' in client.get("/").content.decode()
+    assert f'href="{url}"' in client.get(reverse("dli-audit-batch", args=[batch.pk])).content.decode()
+
+    runner.batch_run(batch.pk)
+    assert f'href="{url}"' not in client.get("/").content.decode(), "an ended batch is not listed"
