@@ -330,3 +330,29 @@ def test_the_projects_page_and_the_audit_page_link_a_running_batch(
 
     runner.batch_run(batch.pk)
     assert f'href="{url}"' not in client.get("/").content.decode(), "an ended batch is not listed"
+
+
+def test_a_cancelled_batch_that_a_dead_worker_held_settles_every_job(simulator, project_a, operator):
+    ids = add_jobs(simulator, project_a, 4)
+    batch = confirm(operator, project_a, ids)
+    runner.batch_expand(batch)
+    # The dead worker had sent one chunk (DLI deleted it), then died; then the operator cancelled.
+    DeleteBatchJob.objects.filter(batch=batch, job_id__in=ids[:2]).update(state=JobState.SENT, chunk=1)
+    for job_id in ids[:2]:
+        simulator_delete_one(simulator, project_a, job_id)
+    lapsed = timezone.now() - timedelta(seconds=1)
+    DeleteBatch.objects.filter(pk=batch.pk).update(
+        state=BatchState.RUNNING, lease_owner="dead", lease_until=lapsed
+    )
+    services.flink_jobs_batch_cancel(
+        requester=Requester(user=operator), batch=DeleteBatch.objects.get(pk=batch.pk)
+    )
+    simulator.clear_requests()
+
+    assert [b.pk for b in runner.batches_stalled()] == [batch.pk]
+    assert runner.batch_run(batch.pk).state == "ended"
+
+    assert outcomes(batch) == {ids[0]: "deleted", ids[1]: "deleted", ids[2]: "skipped", ids[3]: "skipped"}
+    assert messages(batch)[ids[2]] == "cancelled before sending (by olivia)"
+    assert simulator.requests(op="batch_delete") == []
+    assert DeleteBatch.objects.get(pk=batch.pk).state == BatchState.ENDED
