@@ -16,7 +16,7 @@ from dli_admin.projects.jobs import parse_job_id
 
 from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
 from .checkpoints import Checkpoint, audit_key
-from .models import AuditDatabase, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord
+from .models import AuditDatabase, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditRefusalRepeat
 
 
 @dataclass(frozen=True)
@@ -164,6 +164,7 @@ class BatchRow:
     head: AuditRecord
     job_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # latest outcome of each job -> jobs
+    repeats: int = 0  # a refusal: how often it was repeated within a minute after (AuditRefusalRepeat)
 
     @property
     def no_result(self) -> int:
@@ -308,6 +309,12 @@ def _latest_results(batch_ids: Iterable[uuid.UUID]) -> QuerySet[AuditRecord]:
 
 def _with_counts(heads: list[AuditRecord]) -> list[BatchRow]:
     rows = [BatchRow(head=head) for head in heads]
+    refusals = {row.head.seq: row for row in rows if row.head.kind == AuditKind.REFUSAL}
+    if refusals:
+        for seq, count in AuditRefusalRepeat.objects.filter(seq__in=list(refusals)).values_list(
+            "seq", "count"
+        ):
+            refusals[seq].repeats = count
     intents = {row.head.seq: row for row in rows if row.head.kind == AuditKind.INTENT}
     if not intents:
         return rows
