@@ -41,9 +41,10 @@ format: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-# The production settings must pass Django's deployment checks with only these four variables set.
+# The production settings must pass Django's deployment checks with only these five variables set.
 check-deploy: $(VENV)/.installed
 	DJANGO_DEBUG=0 DJANGO_SECRET_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))')" \
+	DLI_ADMIN_AUDIT_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	DJANGO_ALLOWED_HOSTS=dli-admin.example.com DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/deploy-check.sqlite3}" \
 	$(PY) manage.py check --deploy --fail-level WARNING
 

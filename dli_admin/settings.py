@@ -271,6 +271,16 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, 2 * DLI_MAX_BATCH + 100)
 DLI_CONFIRM_NAME_THRESHOLD = env.int("DLI_CONFIRM_NAME_THRESHOLD", default=20)
 
+# --- Audit log ----------------------------------------------------------------------------------
+# The key of the audit chain's HMACs and checkpoint signatures: a secret kept out of the database, so that
+# whoever can write the audit tables cannot forge a record. Required (audit.E001); `make run` makes one.
+DLI_ADMIN_AUDIT_KEY = env.str("DLI_ADMIN_AUDIT_KEY", default="")
+# Where signed checkpoints of the chain's head go after each write: an append-only file, or "log" for a
+# JSON line on the logger dli_admin.audit.checkpoints (for a log shipper).
+DLI_ADMIN_AUDIT_CHECKPOINTS = env.str("DLI_ADMIN_AUDIT_CHECKPOINTS", default="") or str(
+    VAR_DIR / "audit-checkpoints.jsonl"
+)
+
 # --- Logs: JSON lines on stdout in production, text for humans (DJANGO_LOG_FORMAT=text) -------------
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json", choices=("json", "text"))
 LOG_LEVEL = env.str(

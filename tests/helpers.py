@@ -171,6 +171,7 @@ def production_environment(tmp_path: Path) -> dict[str, str]:
         "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
         "DJANGO_ALLOWED_HOSTS": "dli-admin.example.com",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "DLI_ADMIN_AUDIT_KEY": secrets.token_urlsafe(32),
         "DLI_ADMIN_ENV_FILE": "",
     }
 

@@ -1,3 +1,5 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
 
@@ -5,3 +7,6 @@ class AuditConfig(AppConfig):
     name = "dli_admin.audit"
     label = "audit"
     verbose_name = "Audit log"
+
+    def ready(self) -> None:
+        from . import checks  # noqa: F401  (registers the system checks)

@@ -4,11 +4,17 @@ and the walk that verifies a stored chain.
 Pure Python, no Django: a record is a dict of its stored fields (all but `hash`) plus `jobs`, the
 intent's job lines as [job_id, name, status] in position order. Changing this format invalidates every
 stored hash, so it must not change without a plan for the existing chain.
+
+Each record says how it was hashed (`hash_version`): 1 is SHA-256 over the canonical content, as every
+record written before the audit key existed; 2 is HMAC-SHA256 keyed by DLI_ADMIN_AUDIT_KEY over the
+canonical content with `hash_version` in it, so that whoever can write the tables but lacks the key cannot
+forge a record. Along the chain the version never goes down: a keyed chain cannot be continued unkeyed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,6 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 GENESIS = "0" * 64  # the prev_hash of the first record
+PLAIN, KEYED = 1, 2  # hash versions: SHA-256 (records from before the key), HMAC-SHA256 with the audit key
 
 # Every stored field of AuditRecord except `hash`, in the order `audit_verify` reads them.
 RECORD_FIELDS = (
@@ -46,12 +53,14 @@ RECORD_FIELDS = (
 
 _KEYS = sorted((*RECORD_FIELDS, "jobs"))  # JSON object keys in sorted order
 _ORDER = [(*RECORD_FIELDS, "jobs").index(key) for key in _KEYS]
+_KEYS_V2 = sorted((*RECORD_FIELDS, "jobs", "hash_version"))  # version 2 hashes its version too
+_ORDER_V2 = [(*RECORD_FIELDS, "jobs", "hash_version").index(key) for key in _KEYS_V2]
 _CREATED_AT = RECORD_FIELDS.index("created_at")
 _BATCH_ID = RECORD_FIELDS.index("batch_id")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # ASCII only: non-ASCII text as \uXXXX escapes
 
 
-def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]]) -> bytes:
+def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]], version: int = PLAIN) -> bytes:
     """The bytes that are hashed: a JSON object with sorted keys, no whitespace, ASCII only.
 
     Times are UTC with microseconds ("2026-01-02T03:04:05.000006Z"), the batch id a hyphenated UUID or
@@ -75,12 +84,28 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]]) -> byt
     elif batch_id is not None:
         raise TypeError("batch_id must be a UUID, its text or None")
     content.append([list(job) for job in jobs])
-    return _ENCODER.encode(dict(zip(_KEYS, [content[i] for i in _ORDER], strict=True))).encode("ascii")
+    if version == PLAIN:
+        keys, order = _KEYS, _ORDER
+    else:
+        content.append(version)
+        keys, order = _KEYS_V2, _ORDER_V2
+    return _ENCODER.encode(dict(zip(keys, [content[i] for i in order], strict=True))).encode("ascii")
 
 
-def record_hash(values: Sequence[object], jobs: Sequence[Sequence[object]] = ()) -> str:
-    """SHA-256 over the canonical content; `values` follow RECORD_FIELDS and include prev_hash."""
-    return hashlib.sha256(canonical(values, jobs)).hexdigest()
+def record_hash(
+    values: Sequence[object], jobs: Sequence[Sequence[object]] = (), *, version: int = PLAIN, key: bytes = b""
+) -> str:
+    """The hash of a record of `version`; `values` follow RECORD_FIELDS and include prev_hash.
+
+    Version 1: SHA-256 of the canonical content. Version 2: HMAC-SHA256 keyed by the audit key.
+    """
+    if version == PLAIN:
+        return hashlib.sha256(canonical(values, jobs)).hexdigest()
+    if version != KEYED:
+        raise ValueError(f"unknown audit hash version {version!r}")
+    if not key:
+        raise ValueError("a keyed audit record needs the audit key (DLI_ADMIN_AUDIT_KEY)")
+    return hmac.new(key, canonical(values, jobs, version), hashlib.sha256).hexdigest()
 
 
 # --- Verifying a stored chain -----------------------------------------------------------------
@@ -108,15 +133,24 @@ _SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
 )
 
 
-def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -> tuple[ChainStatus, bool]:
-    """Check records (RECORD_FIELDS + hash, in seq order) and their intent job lines (record_id,
-    position, batch_id, project_id, job_id, name, status, in order); raise ChainBroken at the first
-    fault. Returns the chain's status and whether `expected_head` was among the hashes."""
+def walk(
+    records: Iterator[tuple],
+    lines: Iterator[tuple],
+    expected_head: str,
+    *,
+    key: bytes = b"",
+    pin: tuple[int, str] | None = None,
+) -> tuple[ChainStatus, bool]:
+    """Check records (RECORD_FIELDS + hash_version + hash, in seq order) and their intent job lines
+    (record_id, position, batch_id, project_id, job_id, name, status, in order); raise ChainBroken at the
+    first fault. `pin` is a checkpoint's (seq, hash): that record must exist and have that hash.
+    Returns the chain's status and whether `expected_head` was among the hashes."""
     seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
+    version = PLAIN
     prev_time = datetime.min.replace(tzinfo=UTC)
     line = next(lines, None)
     for row in records:
-        values, stored_hash = row[:-1], row[-1]
+        values, row_version, stored_hash = row[:-2], row[-2], row[-1]
         if values[_SEQ] != seq + 1:
             if values[_SEQ] > seq + 1:
                 raise ChainBroken(seq + 1, f"missing (the next record is {values[_SEQ]}): it was removed")
@@ -135,8 +169,21 @@ def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -
             jobs.append(job)
             line_count += 1
             line = next(lines, None)
-        if record_hash(values, jobs) != stored_hash:
-            raise ChainBroken(seq, "its content does not match its hash: the record or its jobs changed")
+        if row_version not in (PLAIN, KEYED):
+            raise ChainBroken(seq, f"unknown hash version {row_version!r}: it was changed")
+        if row_version < version:
+            raise ChainBroken(
+                seq, "it is not keyed but an earlier record is: it was re-hashed without the key"
+            )
+        if row_version == KEYED and not key:
+            raise ChainBroken(seq, "it is keyed, and DLI_ADMIN_AUDIT_KEY is not set: it cannot be checked")
+        version = row_version
+        if record_hash(values, jobs, version=version, key=key) != stored_hash:
+            raise ChainBroken(
+                seq,
+                "its content does not match its hash: the record or its jobs changed, "
+                "or it was re-hashed without the key",
+            )
         if copy_problem:
             raise ChainBroken(seq, copy_problem)
         if values[_CREATED_AT] < prev_time:
@@ -147,8 +194,15 @@ def walk(records: Iterator[tuple], lines: Iterator[tuple], expected_head: str) -
                 f"its prev_hash does not match record {seq - 1}'s hash: "
                 "a record before it was changed and re-hashed, removed or inserted",
             )
+        if pin is not None and seq == pin[0] and stored_hash != pin[1]:
+            raise ChainBroken(seq, "its hash is not the one the checkpoint signed: the chain was rewritten")
         found_expected = found_expected or stored_hash == expected_head
         prev_hash, prev_time = stored_hash, values[_CREATED_AT]
     if line is not None:
         raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
+    if pin is not None and pin[0] > seq:
+        raise ChainBroken(
+            seq + 1,
+            f"missing: the checkpoint signed record {pin[0]}, the chain ends at {seq}: records removed",
+        )
     return ChainStatus(records=seq, job_lines=line_count, head_seq=seq, head_hash=prev_hash), found_expected

@@ -1,4 +1,5 @@
-"""The audit log: append-only records in one SHA-256 hash chain, written only by audit.services."""
+"""The audit log: append-only records in one hash chain (HMAC-SHA256 keyed by DLI_ADMIN_AUDIT_KEY since
+hash version 2, SHA-256 before), written only by audit.services."""
 
 from __future__ import annotations
 
@@ -100,6 +101,9 @@ class AuditRecord(AppendOnlyModel):
     attempts = models.IntegerField(default=0)
     duration_ms = models.BigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
+    # 1: SHA-256 (records from before the audit key); 2: HMAC-SHA256 with the audit key (chain.py). The
+    # database default is what existing rows read when the column is added: no UPDATE of any row.
+    hash_version = models.PositiveSmallIntegerField(db_default=1)
     hash = models.CharField(max_length=64)
 
     class Meta:
@@ -150,3 +154,33 @@ class AuditIntentJob(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"job {self.job_id} ({self.name}) in batch {self.batch_id}"
+
+
+class AuditDatabase(AppendOnlyModel):
+    """This database's identity, made once by a migration: checkpoints name it, so a new database beside
+    old checkpoints is told apart from an emptied one."""
+
+    id = models.UUIDField(primary_key=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "audit database"
+
+    def __str__(self) -> str:
+        return str(self.id)
+
+
+class AuditRefusalRepeat(models.Model):
+    """How often a refusal was repeated (same actor, project and reason within a minute) after the record
+    that holds it: not part of the chain, updated in place, so a flood of refused posts is one record."""
+
+    # The record's seq, not a foreign key: nothing outside the chain's tables refers to them.
+    seq = models.BigIntegerField(primary_key=True)
+    count = models.PositiveIntegerField(default=0, help_text="repeats after the record itself")
+    last_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = "audit refusal repeat"
+
+    def __str__(self) -> str:
+        return f"#{self.seq} repeated {self.count} times"

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
@@ -15,7 +15,8 @@ from django.utils import timezone
 from dli_admin.projects.jobs import parse_job_id
 
 from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
-from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord
+from .checkpoints import Checkpoint, audit_key
+from .models import AuditDatabase, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditRefusalRepeat
 
 
 @dataclass(frozen=True)
@@ -74,20 +75,41 @@ def _closable[T](rows: Iterator[T]) -> Generator[T, None, None]:
     yield from rows
 
 
-def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> ChainStatus:
+def audit_database() -> str | None:
+    """This database's audit identity, as checkpoints name it (None: it has none)."""
+    database = AuditDatabase.objects.values_list("id", flat=True).first()
+    return str(database) if database else None
+
+
+def audit_head_checkpoint() -> Checkpoint | None:
+    """A checkpoint of the chain's head as it is now (None: the log is empty), for keeping elsewhere."""
+    head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash", "created_at").first()
+    database = audit_database()
+    if head is None or database is None:
+        return None
+    seq, hash_, created_at = head
+    at = created_at.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    return Checkpoint(database=database, seq=seq, hash=hash_, at=at)
+
+
+def audit_chain_verify(
+    *, chunk_size: int = 5000, expected_head: str = "", checkpoint: Checkpoint | None = None
+) -> ChainStatus:
     """Walk the chain in seq order and recompute every hash; raise ChainBroken at the first fault.
 
     Streams tuples (no model instances) from two cursors, records and intent job lines, both in seq
     order, and merges them. Records appended while this runs are outside the walk (seq <= the head
     read at the start). `expected_head`, a head hash kept from an earlier run, must still be in the
     chain: that catches a chain rewritten from some record to its end, which hashes alone cannot.
+    `checkpoint`, a signed checkpoint of this database, pins its record's hash; a chain that ends before
+    that record lost its newest records (or all of them). Keyed records are checked with the audit key.
     """
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
         records = _closable(
             AuditRecord.objects.filter(seq__lte=last)
             .order_by("seq")
-            .values_list(*RECORD_FIELDS, "hash")
+            .values_list(*RECORD_FIELDS, "hash_version", "hash")
             .iterator(chunk_size=chunk_size)
         )
         lines = _closable(
@@ -97,7 +119,8 @@ def audit_chain_verify(*, chunk_size: int = 5000, expected_head: str = "") -> Ch
             .iterator(chunk_size=chunk_size)
         )
         with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
-            status, found_expected = walk(records, lines, expected_head)
+            pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
+            status, found_expected = walk(records, lines, expected_head, key=audit_key(), pin=pin)
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
     if not found_expected:
@@ -141,6 +164,7 @@ class BatchRow:
     head: AuditRecord
     job_count: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # latest outcome of each job -> jobs
+    repeats: int = 0  # a refusal: how often it was repeated within a minute after (AuditRefusalRepeat)
 
     @property
     def no_result(self) -> int:
@@ -285,6 +309,12 @@ def _latest_results(batch_ids: Iterable[uuid.UUID]) -> QuerySet[AuditRecord]:
 
 def _with_counts(heads: list[AuditRecord]) -> list[BatchRow]:
     rows = [BatchRow(head=head) for head in heads]
+    refusals = {row.head.seq: row for row in rows if row.head.kind == AuditKind.REFUSAL}
+    if refusals:
+        for seq, count in AuditRefusalRepeat.objects.filter(seq__in=list(refusals)).values_list(
+            "seq", "count"
+        ):
+            refusals[seq].repeats = count
     intents = {row.head.seq: row for row in rows if row.head.kind == AuditKind.INTENT}
     if not intents:
         return rows

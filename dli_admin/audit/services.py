@@ -6,24 +6,40 @@ over the client address and user agent as strings (see client_ip_for) and nothin
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, timedelta
+from functools import partial
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from dli_admin.accounts.ip import client_ip
 from dli_admin.projects.jobs import JobRef
 
-from .chain import GENESIS, record_hash
-from .models import AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditSource
+from .chain import GENESIS, KEYED, record_hash
+from .checkpoints import Checkpoint, audit_key, checkpoint_write
+from .models import (
+    AuditDatabase,
+    AuditIntentJob,
+    AuditKind,
+    AuditOutcome,
+    AuditRecord,
+    AuditRefusalRepeat,
+    AuditSource,
+)
+
+logger = logging.getLogger(__name__)
 
 # pg_advisory_xact_lock key of the chain: the bytes "dliaudit" as a signed 64-bit integer.
 CHAIN_LOCK_KEY = int.from_bytes(b"dliaudit", "big")
 MAX_REFUSED_JOB_IDS = 200
 USER_AGENT_LENGTH = 300
+REFUSAL_FOLD_WINDOW = timedelta(seconds=60)  # repeats of a refusal within this time add to its count
 
 
 @dataclass(frozen=True)
@@ -74,10 +90,32 @@ def _chain_lock() -> None:
         raise ImproperlyConfigured(f"The audit log supports PostgreSQL and SQLite, not {connection.vendor}.")
 
 
+def audit_database_id() -> uuid.UUID:
+    """This database's identity (made by migration 0006; again only if a flushed test database lost it)."""
+    database = AuditDatabase.objects.values_list("id", flat=True).first()
+    if database is None:
+        database = uuid.uuid4()
+        AuditDatabase.objects.bulk_create([AuditDatabase(id=database, created_at=timezone.now())])
+    return database
+
+
+def _checkpoint_written(checkpoint: Checkpoint) -> None:
+    try:
+        checkpoint_write(checkpoint)
+    except OSError:
+        # The records are committed; a missing checkpoint only weakens the next audit_verify.
+        logger.exception("audit checkpoint of record %s not written", checkpoint.seq)
+
+
 def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durable: bool) -> None:
-    """Number, time-stamp, chain and insert the records in one transaction, holding the chain lock."""
+    """Number, time-stamp, chain and insert the records in one transaction, holding the chain lock;
+    once it commits, write a signed checkpoint of the new head outside the database."""
+    key = audit_key()
+    if not key:
+        raise ImproperlyConfigured("DLI_ADMIN_AUDIT_KEY is not set: the audit log cannot be written.")
     with transaction.atomic(durable=durable):
         _chain_lock()
+        database = audit_database_id()
         head = AuditRecord.objects.order_by("-seq").values_list("seq", "hash", "created_at").first()
         seq, prev_hash, prev_time = head if head else (0, GENESIS, None)
         # Time never runs backwards along the chain, even from a host whose clock is behind: the review
@@ -87,19 +125,25 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
         lines: list[AuditIntentJob] = []
         for record, jobs in drafts:
             seq += 1
-            record.seq, record.created_at, record.prev_hash = seq, now, prev_hash
+            record.seq, record.created_at, record.prev_hash, record.hash_version = seq, now, prev_hash, KEYED
             for position, line in enumerate(jobs):
                 # Only intents have job lines, and audit_intent_record always gives one its batch id.
                 assert record.batch_id is not None
                 line.record_id, line.position = seq, position
                 line.batch_id, line.project_id = record.batch_id, record.project_id
             record.hash = prev_hash = record_hash(
-                record.chain_values(), [(line.job_id, line.name, line.status) for line in jobs]
+                record.chain_values(),
+                [(line.job_id, line.name, line.status) for line in jobs],
+                version=KEYED,
+                key=key,
             )
             records.append(record)
             lines.extend(jobs)
         AuditRecord.objects.bulk_create(records, batch_size=500)
         AuditIntentJob.objects.bulk_create(lines, batch_size=500)
+        at = now.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+        checkpoint = Checkpoint(database=str(database), seq=seq, hash=prev_hash, at=at)
+        transaction.on_commit(partial(_checkpoint_written, checkpoint))
 
 
 def audit_intent_record(
@@ -186,7 +230,10 @@ def audit_refusal_record(
 ) -> None:
     """Record a delete refused for role, project or bad input (ASVS 16.3.2); the actor may be anonymous.
 
-    Job ids are kept as the strings that were posted (they may be malformed), at most 200 of them.
+    Job ids are kept as the strings that were posted (they may be malformed), at most 200 of them. A
+    repeat of a refusal recorded less than a minute ago (same actor, project and reason; for anonymous
+    posts, the same client address) adds one to that record's count instead of a record, so a flood of
+    refused posts cannot bury the log. The repeats' own job ids are not kept.
     """
     actor_id, username = _actor(actor)
     kept = [_clean(job_id, 64) for job_id in list(job_ids)[:MAX_REFUSED_JOB_IDS]]
@@ -203,7 +250,28 @@ def audit_refusal_record(
         reason=_clean(reason, 500),
         refused_job_ids=kept,
     )
-    _append([(record, [])], durable=False)
+    with transaction.atomic():
+        _chain_lock()
+        now = timezone.now()
+        same = AuditRecord.objects.filter(
+            kind=AuditKind.REFUSAL,
+            actor_id=actor_id,
+            actor_username=username,
+            project_id=record.project_id,
+            reason=record.reason,
+            created_at__gte=now - REFUSAL_FOLD_WINDOW,
+        )
+        if actor_id is None:
+            same = same.filter(client_ip=record.client_ip)
+        earlier = same.order_by("-seq").values_list("seq", flat=True).first()
+        if earlier is None:
+            _append([(record, [])], durable=False)
+            return
+        repeat, created = AuditRefusalRepeat.objects.get_or_create(
+            seq=earlier, defaults={"count": 1, "last_at": now}
+        )
+        if not created:
+            AuditRefusalRepeat.objects.filter(pk=repeat.pk).update(count=F("count") + 1, last_at=now)
 
 
 def audit_cancel_record(

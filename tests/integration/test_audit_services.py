@@ -14,6 +14,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings
 from django.contrib import admin
 from django.core.management import call_command
 from django.db import DatabaseError, connection, connections, transaction
@@ -21,7 +22,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 
 from dli_admin.audit import services
-from dli_admin.audit.chain import GENESIS, record_hash
+from dli_admin.audit.chain import GENESIS, KEYED, record_hash
 from dli_admin.audit.models import AuditImmutableError, AuditIntentJob, AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
 from dli_admin.audit.services import (
@@ -99,8 +100,12 @@ def test_an_intent_records_every_job_the_actor_and_where_from(operator):
         (0, 11, "etl-a", "job_finished"),
         (1, 12, "etl-b", "job_running"),
     ]
+    assert record.hash_version == KEYED
     assert record.hash == record_hash(
-        record.chain_values(), [(11, "etl-a", "job_finished"), (12, "etl-b", "job_running")]
+        record.chain_values(),
+        [(11, "etl-a", "job_finished"), (12, "etl-b", "job_running")],
+        version=KEYED,
+        key=settings.DLI_ADMIN_AUDIT_KEY.encode(),
     )
 
 
@@ -400,8 +405,13 @@ def test_concurrent_writers_keep_one_valid_chain(allow_audit_flush):
             for i in range(rounds):
                 batch = intent(jobs=[(n * 1000 + i, f"job-{n}-{i}", "job_finished")])
                 results(batch, (n * 1000 + i, "deleted"))
-                audit_refusal_record(
-                    actor=None, project_id=PROJECT, job_ids=[str(n)], reason="r", client_ip="", user_agent=""
+                audit_refusal_record(  # each reason its own: repeats of one refusal are folded
+                    actor=None,
+                    project_id=PROJECT,
+                    job_ids=[str(n)],
+                    reason=f"r{n}-{i}",
+                    client_ip="",
+                    user_agent="",
                 )
         except Exception as error:  # noqa: BLE001 - reported below, with the thread that raised it
             errors.append(error)
@@ -468,3 +478,25 @@ def test_concurrent_processes_on_a_sqlite_file_keep_one_valid_chain(tmp_path):
         [*manage, "audit_verify", "--skip-checks"], env=env, check=True, capture_output=True, text=True
     )
     assert f"audit chain OK: {writers * rounds * 2} records" in verified.stdout
+
+
+def test_without_the_audit_key_the_checks_fail_and_nothing_is_written(settings, db):
+    from django.core.checks import run_checks
+    from django.core.exceptions import ImproperlyConfigured
+
+    settings.DLI_ADMIN_AUDIT_KEY = ""
+
+    assert "DLI_ADMIN_AUDIT_KEY is not set" in [message.msg for message in run_checks()]
+    with pytest.raises(ImproperlyConfigured, match="DLI_ADMIN_AUDIT_KEY is not set"):
+        audit_refusal_record(
+            actor=None, project_id=PROJECT, job_ids=[], reason="r", client_ip="", user_agent=""
+        )
+    assert not AuditRecord.objects.exists()
+
+
+def test_a_short_audit_key_fails_the_checks(settings):
+    from django.core.checks import run_checks
+
+    settings.DLI_ADMIN_AUDIT_KEY = "short"
+
+    assert [m.id for m in run_checks() if m.id.startswith("audit.")] == ["audit.E002"]

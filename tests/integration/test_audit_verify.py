@@ -7,14 +7,16 @@ have to disable the append-only triggers, which the table owner can.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from dli_admin.audit.chain import RECORD_FIELDS, record_hash
+from dli_admin.audit.chain import KEYED, PLAIN, RECORD_FIELDS, record_hash
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import (
     AuditJobResult,
@@ -30,9 +32,28 @@ RECORDS = "audit_auditrecord"
 LINES = "audit_auditintentjob"
 
 
+@pytest.fixture(autouse=True)
+def checkpoints(settings, tmp_path) -> Path:
+    """This test's own checkpoint file."""
+    path = tmp_path / "audit-checkpoints.jsonl"
+    settings.DLI_ADMIN_AUDIT_CHECKPOINTS = str(path)
+    return path
+
+
 @pytest.fixture
-def chain():
-    """8 records: 1 intent (3 jobs), 2-4 results, 5 refusal, 6 intent (2 jobs), 7-8 results."""
+def chain(django_capture_on_commit_callbacks):
+    """8 records: 1 intent (3 jobs), 2-4 results, 5 refusal, 6 intent (2 jobs), 7-8 results; a signed
+    checkpoint after each of the 6 writes (the test's transaction never commits: run what would)."""
+    with django_capture_on_commit_callbacks(execute=True):
+        write_chain()
+    if connection.vendor == "postgresql":
+        # What someone covering their tracks must do first; undone when the test's transaction rolls back.
+        sql(f"ALTER TABLE {RECORDS} DISABLE TRIGGER USER")
+        sql(f"ALTER TABLE {LINES} DISABLE TRIGGER USER")
+    return head()
+
+
+def write_chain() -> None:
     for job_ids in ((11, 12, 13), None, (21, 22)):
         if job_ids is None:
             audit_refusal_record(
@@ -55,11 +76,6 @@ def chain():
             project_id=PROJECT,
             results=[AuditJobResult(job_id, f"job-{job_id}", "deleted") for job_id in job_ids],
         )
-    if connection.vendor == "postgresql":
-        # What someone covering their tracks must do first; undone when the test's transaction rolls back.
-        sql(f"ALTER TABLE {RECORDS} DISABLE TRIGGER USER")
-        sql(f"ALTER TABLE {LINES} DISABLE TRIGGER USER")
-    return head()
 
 
 def sql(statement: str, params=(), *, check_now: bool = True) -> None:
@@ -91,18 +107,33 @@ def insert(**values) -> None:
     sql(f"INSERT INTO {RECORDS} ({columns}) VALUES ({marks})", [db_value(k, v) for k, v in values.items()])
 
 
-def rehash(seq: int, prev_hash: str) -> str:
-    """Recompute a record's hash the way the application does, as a well-informed attacker would."""
+def key() -> bytes:
+    return settings.DLI_ADMIN_AUDIT_KEY.encode()
+
+
+def rehash(seq: int, prev_hash: str, *, version: int = KEYED, with_key: bool = True) -> str:
+    """Recompute a record's hash the way the application does, as a well-informed attacker would: one
+    who holds the audit key (with_key), or one who does not and hashes as version 1 did."""
     record = AuditRecord.objects.get(seq=seq)
     record.prev_hash = prev_hash
     jobs = list(record.jobs.order_by("position").values_list("job_id", "name", "status"))
-    new_hash = record_hash(record.chain_values(), jobs)
-    sql(f"UPDATE {RECORDS} SET prev_hash = %s, hash = %s WHERE seq = %s", [prev_hash, new_hash, seq])
+    if with_key:
+        new_hash = record_hash(record.chain_values(), jobs, version=version, key=key())
+    else:
+        new_hash = record_hash(record.chain_values(), jobs)
+    sql(
+        f"UPDATE {RECORDS} SET prev_hash = %s, hash = %s, hash_version = %s WHERE seq = %s",
+        [prev_hash, new_hash, version, seq],
+    )
     return new_hash
 
 
-def test_an_intact_chain_passes_and_prints_its_head(chain):
-    assert verify() == f"audit chain OK: 8 records (5 job lines), head 8 {chain}\n"
+def test_an_intact_chain_passes_and_prints_its_head(chain, checkpoints):
+    out = verify()
+    assert out.startswith(f"audit chain OK: 8 records (5 job lines), head 8 {chain}\n")
+    assert "checked against the checkpoint of record 8" in out
+    assert len(checkpoints.read_text().splitlines()) == 5, "one checkpoint per write"
+    assert oct(checkpoints.stat().st_mode & 0o777) == "0o600"
     assert verify("--head", chain).startswith("audit chain OK")
 
 
@@ -162,13 +193,22 @@ def test_a_changed_and_rehashed_record_is_found_at_the_next(chain):
         verify()
 
 
-def test_a_chain_rewritten_to_its_end_is_found_only_against_a_kept_head(chain):
+def test_a_chain_rewritten_to_its_end_is_found_only_against_a_checkpoint_or_kept_head(
+    chain, settings, tmp_path
+):
     sql(f"UPDATE {RECORDS} SET outcome = 'failed' WHERE seq = 3")
     prev_hash = AuditRecord.objects.get(seq=2).hash
     for seq in range(3, 9):
         prev_hash = rehash(seq, prev_hash)
 
-    assert verify().startswith("audit chain OK")  # consistent: only the kept head can tell
+    # Consistent, and made with the key: only a kept head or the checkpoint can tell.
+    with pytest.raises(
+        CommandError, match="BROKEN at record 8: its hash is not the one the checkpoint signed"
+    ):
+        verify()
+
+    settings.DLI_ADMIN_AUDIT_CHECKPOINTS = str(tmp_path / "none.jsonl")  # without the checkpoint
+    assert verify().startswith("audit chain OK")
     with pytest.raises(CommandError, match=rf"the expected head {chain} is not in the chain"):
         verify("--head", chain)
 
@@ -184,19 +224,17 @@ def test_a_removed_record_is_found(chain, seq):
         verify()
 
 
-def test_removing_the_last_records_is_found_against_a_kept_head(chain):
+def test_removing_the_last_records_is_found_against_the_checkpoint(chain):
     sql(f"DELETE FROM {RECORDS} WHERE seq >= 7")
-    assert not verify().startswith("audit chain OK: 8")
 
-    assert verify().startswith("audit chain OK: 6 records")
-    with pytest.raises(CommandError, match="is not in the chain"):
-        verify("--head", chain)
+    with pytest.raises(CommandError, match="BROKEN at record 7: missing: the checkpoint signed record 8"):
+        verify()
 
 
 def forged(seq: int, prev_hash: str, **changes) -> dict:
     record = AuditRecord.objects.filter(seq=2).values(*RECORD_FIELDS).get()
-    record.update(seq=seq, prev_hash=prev_hash, job_id=99, **changes)
-    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS])
+    record.update(seq=seq, prev_hash=prev_hash, job_id=99, hash_version=KEYED, **changes)
+    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS], version=KEYED, key=key())
     return record
 
 
@@ -278,3 +316,124 @@ def test_a_record_moved_back_in_time_and_rehashed_is_found(chain):
 
     with pytest.raises(CommandError, match="BROKEN at record 3: its time is before record 2's"):
         verify()
+
+
+# --- The key and the checkpoints ------------------------------------------------------------------
+
+
+def test_a_record_rehashed_without_the_key_is_found_there(chain):
+    sql(f"UPDATE {RECORDS} SET outcome = 'failed' WHERE seq = 3")
+    rehash(3, AuditRecord.objects.get(seq=2).hash, with_key=False)  # SHA-256, still claiming version 2
+
+    with pytest.raises(CommandError, match="BROKEN at record 3: its content does not match its hash"):
+        verify()
+
+
+def test_a_record_downgraded_to_the_unkeyed_version_is_found_there(chain):
+    sql(f"UPDATE {RECORDS} SET outcome = 'failed' WHERE seq = 3")
+    prev_hash = AuditRecord.objects.get(seq=2).hash
+    for seq in range(3, 9):
+        prev_hash = rehash(seq, prev_hash, version=PLAIN, with_key=False)
+
+    with pytest.raises(CommandError, match="BROKEN at record 3: it is not keyed but an earlier record is"):
+        verify()
+
+
+def test_a_whole_chain_rehashed_without_the_key_is_found_against_the_checkpoint(chain):
+    from dli_admin.audit.chain import GENESIS
+
+    prev_hash = GENESIS
+    for seq in range(1, 9):
+        prev_hash = rehash(seq, prev_hash, version=PLAIN, with_key=False)
+
+    with pytest.raises(
+        CommandError, match="BROKEN at record 8: its hash is not the one the checkpoint signed"
+    ):
+        verify()
+
+
+def test_emptied_tables_are_found_against_the_checkpoint(chain):
+    sql(f"DELETE FROM {LINES}")
+    sql(f"DELETE FROM {RECORDS}")
+
+    with pytest.raises(CommandError, match="BROKEN at record 1: missing: the checkpoint signed record 8"):
+        verify()
+
+
+def test_an_edited_checkpoint_line_is_found(chain, checkpoints):
+    lines = checkpoints.read_text().splitlines()
+    lines[1] = lines[1].replace('"seq": 4', '"seq": 40')
+    checkpoints.write_text("\n".join(lines) + "\n")
+
+    with pytest.raises(CommandError, match=r"checkpoint line 2: its signature fails \(record 40\)"):
+        verify()
+
+
+def test_a_new_database_beside_old_checkpoints_passes_and_says_so(checkpoints):
+    from dli_admin.audit.checkpoints import Checkpoint
+
+    old = str(uuid.uuid4())  # another database's, with a valid signature: the key is the same
+    checkpoints.write_text(
+        Checkpoint(database=old, seq=8, hash="a" * 64, at="2026-01-01T00:00:00Z").line(key()) + "\n"
+    )
+
+    out = verify()
+    assert out.startswith("audit chain OK: 0 records")
+    assert f"also holds checkpoints of another database, {old} (up to record 8)" in out
+
+
+def test_the_printed_checkpoint_is_checked_from_a_file(chain, tmp_path, settings):
+    kept = tmp_path / "kept.jsonl"
+    out = StringIO()
+    call_command("audit_checkpoint", stdout=out)
+    kept.write_text(out.getvalue())
+    settings.DLI_ADMIN_AUDIT_CHECKPOINTS = str(tmp_path / "none.jsonl")  # the sink was lost
+    assert '"seq": 8' in out.getvalue()
+    assert "checked against the checkpoint of record 8" in verify("--checkpoint", str(kept))
+
+    sql(f"DELETE FROM {RECORDS} WHERE seq = 8")
+    with pytest.raises(CommandError, match="BROKEN at record 8: missing: the checkpoint signed record 8"):
+        verify("--checkpoint", str(kept))
+
+
+def test_checkpoints_can_go_to_the_log_instead(settings, caplog, django_capture_on_commit_callbacks):
+    settings.DLI_ADMIN_AUDIT_CHECKPOINTS = "log"
+    with (
+        caplog.at_level("INFO", logger="dli_admin.audit.checkpoints"),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        write_chain()
+
+    records = [r for r in caplog.records if r.name == "dli_admin.audit.checkpoints"]
+    assert len(records) == 5
+    assert records[-1].audit_checkpoint["seq"] == 8
+
+
+def test_records_from_before_the_key_still_verify_and_the_first_keyed_one_says_so(
+    django_capture_on_commit_callbacks,
+):
+    from dli_admin.audit.chain import GENESIS
+
+    prev_hash = GENESIS
+    for seq in (1, 2):  # as version 1 wrote them, before there was a key
+        record = {name: "" for name in RECORD_FIELDS} | {
+            "seq": seq,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "kind": "refusal",
+            "batch_id": None,
+            "actor_id": None,
+            "project_id": PROJECT,
+            "refused_job_ids": [],
+            "job_id": None,
+            "attempts": 0,
+            "duration_ms": 0,
+            "prev_hash": prev_hash,
+        }
+        record["hash"] = prev_hash = record_hash([record[name] for name in RECORD_FIELDS])
+        insert(**record)  # no hash_version: the column's default, 1
+    with django_capture_on_commit_callbacks(execute=True):
+        write_chain()
+
+    versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
+    assert versions == [1, 1] + [2] * 8
+    assert verify().startswith("audit chain OK: 10 records")

@@ -447,3 +447,24 @@ def test_the_export_follows_the_filters_row_by_row(client, auditor, log, query, 
     rows = csv_rows(client.get(EXPORT, query))
 
     assert [(row["kind"], row["job id"]) for row in rows] == expected
+
+
+def test_a_flood_of_refused_posts_is_one_record_shown_with_its_count(viewer, auditor, project_a, simulator):
+    from django.test import Client
+
+    job = simulator.add_job(project_a.project_id, name="etl", status="job_finish")
+    client = Client()
+    client.force_login(viewer)  # a viewer may not delete: every post is refused
+    before = services.AuditRecord.objects.count()
+    for _ in range(100):
+        response = client.post(reverse("dli-job-delete-review", args=[A]), {"job_ids": [str(job)]})
+        assert response.status_code == 403
+
+    written = services.AuditRecord.objects.filter(kind="refusal")
+    assert services.AuditRecord.objects.count() - before == written.count() <= 3  # a minute may turn over
+    reader = Client()
+    reader.force_login(auditor)
+    html = reader.get(LIST).content.decode()
+    counts = [row.repeats + 1 for row in reader.get(LIST).context["page"].rows]
+    assert sum(counts) == 100
+    assert f"×{counts[0]}" in html

@@ -31,6 +31,8 @@ VALUES = {
     "DLI_ADMIN_CLIENT_IP_HEADER": "X-Real-IP",
     "DLI_ADMIN_TRUST_REQUEST_ID": "1",
     "DLI_ADMIN_LOGIN_COOLOFF": "120",
+    "DLI_ADMIN_AUDIT_KEY": "settings-test-audit-key-0000000000000001",
+    "DLI_ADMIN_AUDIT_CHECKPOINTS": "/srv/dli-admin/audit/checkpoints.jsonl",
     "DJANGO_LOG_FORMAT": "text",
     "DJANGO_LOG_LEVEL": "WARNING",
     "DLI_ENDPOINT": "https://dli.eu-de.otc.t-systems.com/",
