@@ -326,3 +326,39 @@ def test_waiting_off_a_terminal_prints_no_progress(simulator, project_a, operato
     code, out, _ = run(*as_user(project_a, operator), *ids_args(ids), "--yes")
 
     assert code == 0 and "\r" not in out and "settled" not in out
+
+
+FILTER_FIELDS = ("status", "name", "queue_name", "user_name", "tags")
+
+
+def test_the_command_s_filter_rules_are_the_jobs_page_s():
+    from dli_admin.dashboard.forms import JobFilterForm
+
+    page, here = JobFilterForm.base_fields, command.FilterForm.base_fields
+    assert set(here) == set(FILTER_FIELDS)
+    for name in FILTER_FIELDS:
+        ours, theirs = here[name], page[name]
+        assert type(ours) is type(theirs), name
+        for attribute in ("required", "max_length", "strip", "choices", "error_messages"):
+            assert getattr(ours, attribute, None) == getattr(theirs, attribute, None), (name, attribute)
+    assert here["tags"].regex.pattern == page["tags"].regex.pattern
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"status": "job_finish", "tags": " team=data , env=prod "},
+        {"name": " nightly ", "queue_name": "q1", "user_name": "ops"},
+        {"status": "job_gone", "tags": "team", "name": "x" * 58, "user_name": "u" * 129},
+    ],
+)
+def test_the_command_s_filters_and_messages_match_the_jobs_page_s(data):
+    from dli_admin.dashboard.forms import JobFilterForm
+
+    page, here = JobFilterForm(data), command.FilterForm(data)
+    assert here.is_valid() == page.is_valid()
+    assert dict(here.errors) == {
+        field: errors for field, errors in page.errors.items() if field in FILTER_FIELDS
+    }
+    if page.is_valid():
+        assert here.filters() == page.filters()

@@ -17,6 +17,7 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
+from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -25,7 +26,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from dli_admin.audit.models import AuditOutcome
-from dli_admin.dashboard.forms import JobFilterForm
 from dli_admin.deletes import services
 from dli_admin.deletes.models import BatchState, DeleteBatch, DeleteBatchJob
 from dli_admin.deletes.runner import batch_run
@@ -35,6 +35,7 @@ from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import project_role
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching
+from dli_admin.projects.statuses import STATUSES
 
 VIA = "command line"
 USER_AGENT = "dli-admin command line (manage.py flink_jobs_delete)"  # what the audit log shows as the client
@@ -45,6 +46,39 @@ WORKER_GRACE = 5.0  # seconds a queued batch may wait before we say no worker se
 OPTION_OF = {"status": "--status", "name": "--name", "queue_name": "--queue", "user_name": "--owner"}
 OPTION_OF |= {"tags": "--tags"}
 AGE = re.compile(r"^([1-9][0-9]{0,5})([dh])$")
+
+
+class FilterForm(forms.Form):
+    """The jobs page's filter rules (dashboard's JobFilterForm), so bad input reads the same here.
+
+    A copy because the delete engine may not import the dashboard (docs/architecture.md); a test in
+    tests/integration/test_cli_delete.py fails when the two differ.
+    """
+
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Any status")] + [(value, label) for value, (label, _) in STATUSES.items()],
+    )
+    name = forms.CharField(required=False, max_length=57, strip=True)
+    queue_name = forms.CharField(required=False, max_length=128, strip=True, label="Queue")
+    user_name = forms.CharField(required=False, max_length=128, strip=True, label="Owner")
+    tags = forms.RegexField(
+        required=False,
+        max_length=512,
+        regex=r"^\s*[^=,\s]+=[^=,]*(,\s*[^=,\s]+=[^=,]*)*\s*$",
+        error_messages={"invalid": "Write tags as key=value, separated by commas."},
+        help_text="key=value,key2=value2",
+    )
+
+    def filters(self) -> JobFilters:
+        data = self.cleaned_data
+        return JobFilters(
+            status=data["status"],
+            name=data["name"],
+            queue_name=data["queue_name"],
+            user_name=data["user_name"],
+            tags=data["tags"].replace(" ", ""),
+        )
 
 
 class Refused(Exception):
@@ -313,7 +347,7 @@ def read_ids(source: str) -> list[str]:
 
 
 def filters_from(options: dict[str, Any]) -> list[JobFilters]:
-    """One JobFilters per --status (DLI lists one status a call), checked by the jobs page's form."""
+    """One JobFilters per --status (DLI lists one status a call), checked by the jobs page's rules."""
     common = {
         "name": options["name"],
         "queue_name": options["queue"],
@@ -327,7 +361,7 @@ def filters_from(options: dict[str, Any]) -> list[JobFilters]:
 
 
 def checked(data: dict[str, str]) -> JobFilters:
-    form = JobFilterForm(data)
+    form = FilterForm(data)
     if not form.is_valid():
         # An invalid filter would read as no filter, so refuse rather than widen the selection.
         problems = "; ".join(
