@@ -153,6 +153,14 @@ def _require_delete_role(
     return role
 
 
+def flink_jobs_delete_allowed(*, requester: Requester, project: DliProject) -> Role:
+    """The requester's role, if it may delete in the project; otherwise audited and refused.
+
+    For a caller that reads DLI before it plans (the command line's filters), so a refusal comes first.
+    """
+    return _require_delete_role(requester, project, [])
+
+
 def _name_reasons(jobs: Iterable[PlannedJob]) -> list[str]:
     """Why the operator must type the project's name to confirm (nothing: a click is enough)."""
     eligible = [job for job in jobs if not job.excluded_because]
