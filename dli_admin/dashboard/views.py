@@ -88,12 +88,14 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
     filters = form.filters()
     page = error = None
     try:
-        page = flink_jobs_page(
-            client=dli_client_for(project),
-            filters=filters,
-            page=form.page_number(),
-            page_size=form.page_size_value(),
-        )
+        # An invalid filter lists nothing: leaving it out would show (and offer to delete) more jobs.
+        if filters is not None:
+            page = flink_jobs_page(
+                client=dli_client_for(project),
+                filters=filters,
+                page=form.page_number(),
+                page_size=form.page_size_value(),
+            )
     except (DliError, DliNotConfigured) as exc:
         logger.warning("listing jobs of %s failed: %s", project.project_id, exc)
         error = str(exc)
@@ -122,7 +124,12 @@ def _query_without_page(request: AuthenticatedHttpRequest) -> str:
 def _select_across(request: AuthenticatedHttpRequest) -> JobFilters | None:
     if request.POST.get("select_across") != "1":
         return None
-    return JobFilterForm(request.POST).filters()
+    filters = JobFilterForm(request.POST).filters()
+    if filters is None:
+        raise services.SelectionError(
+            "The filter of this selection is not valid: fix the filters, list the jobs again, then select."
+        )
+    return filters
 
 
 @require_POST
