@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
 
 from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.audit.services import client_ip_for
@@ -274,15 +275,29 @@ def job_check(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -
     try:
         outcomes = services.flink_job_check(requester=_requester(request), project=project, job_id=job_id)
     except services.SelectionError as exc:
-        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=400)
+        return _check_error(request, project, job_id, str(exc), status=400)
     except (DliError, DliNotConfigured) as exc:
-        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=502)
+        return _check_error(request, project, job_id, f"DLI did not answer the check: {exc}", status=502)
     if not outcomes:
         error = (
             f"Job {job_id} has nothing to check now: either its delete is settled, or a batch that is "
             "still running holds it (try again in a moment)."
         )
-        return _render(request, "action-error", {"project": project, "error": error}, status=404)
+        return _check_error(request, project, job_id, error, status=404)
     return _render(
-        request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id]}
+        request,
+        "check-row",
+        {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id], "checked": True},
     )
+
+
+def _check_error(
+    request: AuthenticatedHttpRequest, project: DliProject, job_id: str, error: str, *, status: int
+) -> HttpResponse:
+    """A failed "Check again" lands in its own row's cell, next to the button; the row stays."""
+    response = _render(request, "check-error", {"project": project, "error": error}, status=status)
+    if request.htmx:
+        parsed = parse_job_id(job_id)
+        retarget(response, f"#check-error-{parsed}" if parsed is not None else "#action-panel")
+        reswap(response, "innerHTML")
+    return response

@@ -1,4 +1,4 @@
-"""Filters never widen a selection: an invalid filter lists nothing and selects nothing; values go as typed."""
+"""Filters never widen a selection: an invalid filter lists and selects nothing; values go as typed."""
 
 from __future__ import annotations
 
