@@ -142,3 +142,40 @@ def test_a_viewer_refused_by_role_sees_it_in_the_action_panel(
     )
     page.click("#forged")
     expect(page.locator("#action-panel [role=alert]")).to_be_visible()
+
+
+def test_on_a_phone_the_page_never_scrolls_sideways_and_the_confirmation_takes_the_focus(
+    page: Page, live_server, simulator, project_a, operator, csp_violations, artifacts_dir
+):
+    page.set_viewport_size({"width": 390, "height": 844})
+    add_stopped(simulator, project_a, 3, prefix="a-rather-long-job-name-for-a-small-screen")
+    open_jobs(page, live_server, operator, project_a, "?name=a-rather")
+    expect(page.locator("#jobs-region tbody tr")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    scroller = page.locator(".table-scroll")
+    assert scroller.evaluate("(el) => el.scrollWidth > el.clientWidth"), "the table scrolls in its box"
+    review_first(page)
+    expect(page.locator("#confirm-title")).to_be_focused()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=artifacts_dir / "jobs-390-confirm.png", full_page=True)
+    page.keyboard.press("Escape")
+    expect(page.locator("#confirm-panel")).to_have_count(0)
+    expect(page.locator("#delete-selected")).to_be_focused()
+    page.click("#delete-selected")  # the selection is still there
+    expect(page.locator("#confirm-title")).to_be_focused()
+    page.click("#action-panel .cancel")
+    expect(page.locator("#delete-selected")).to_be_focused()
+    assert csp_violations == []
+
+
+def test_on_a_laptop_no_column_of_the_jobs_table_is_cut_off(
+    page: Page, live_server, simulator, project_a, operator, artifacts_dir
+):
+    page.set_viewport_size({"width": 1366, "height": 768})
+    add_stopped(simulator, project_a, 3)
+    open_jobs(page, live_server, operator, project_a, "?name=zqx-")
+    expect(page.locator("#jobs-region tbody tr")).to_have_count(3)
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    scroller = page.locator(".table-scroll")
+    assert scroller.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "every column fits"
+    page.screenshot(path=artifacts_dir / "jobs-1366.png", full_page=True)
