@@ -24,7 +24,7 @@ from dli_admin.dli import DliError
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.models import DliProject, Grant
-from dli_admin.projects.permissions import may_delete_any, project_for, projects_visible_to
+from dli_admin.projects.permissions import is_auditor, may_delete_any, project_for, projects_visible_to
 from dli_admin.projects.selectors import JobFilters, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
@@ -79,7 +79,8 @@ def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         (project, "owner (superuser)" if request.user.is_superuser else roles.get(project.pk))
         for project in projects
     ]
-    return render(request, "dashboard/project_list.html", {"rows": rows})
+    auditor = not request.user.is_superuser and is_auditor(request.user)
+    return render(request, "dashboard/project_list.html", {"rows": rows, "auditor": auditor})
 
 
 @require_GET
