@@ -84,7 +84,15 @@ if (window.htmx) {
     });
   }
 
+  // The footer says which time zone the page's times are in: the server's without JavaScript, the reader's with it.
+  function timeZoneLabel() {
+    const label = document.getElementById("tz-label");
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (label && zone) label.textContent = `times in your time zone (${zone})`;
+  }
+
   function refresh(root) {
+    timeZoneLabel();
     localTimes(root || document);
     updateCount();
   }

@@ -179,3 +179,12 @@ def test_on_a_laptop_no_column_of_the_jobs_table_is_cut_off(
     scroller = page.locator(".table-scroll")
     assert scroller.evaluate("(el) => el.scrollWidth <= el.clientWidth"), "every column fits"
     page.screenshot(path=artifacts_dir / "jobs-1366.png", full_page=True)
+
+
+def test_the_page_says_which_time_zone_its_times_are_in(
+    page: Page, live_server, simulator, project_a, operator
+):
+    add_stopped(simulator, project_a, 1)
+    open_jobs(page, live_server, operator, project_a, "?name=zqx-")
+    zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
+    expect(page.locator("#tz-label")).to_have_text(f"times in your time zone ({zone})")

@@ -19,3 +19,7 @@ def test_the_projects_page_tells_an_auditor_their_role(auditor, operator, simula
     assert "auditor: read-only, every project" in html
     assert "You have no role" not in html
     assert "auditor: read-only" not in login(operator).get("/").content.decode()
+
+
+def test_a_page_without_javascript_says_its_times_are_in_the_servers_time_zone(operator, simulator):
+    assert '<span id="tz-label">times in UTC</span>' in login(operator).get("/").content.decode()
