@@ -245,7 +245,12 @@ def batch_progress_view(
     project, batch = _batch_or_404(request, project_id, batch_id)
     form = BatchPollForm(request.GET)
     if not form.is_valid():
-        return HttpResponse("Bad progress request.", status=400, content_type="text/plain")
+        # Swapped in place of the panel (htmx swaps errors too), so it stops the polling and says why.
+        return HttpResponse(
+            '<p class="card error" role="alert" id="batch-progress">This progress request could not be '
+            "read: reload the page.</p>",
+            status=400,
+        )
     return _render_progress(
         request, project, batch, rows=form.cleaned_data["rows"], since=form.cleaned_data["since"]
     )

@@ -48,7 +48,7 @@ def test_a_wrong_project_name_is_shown_in_the_confirmation(
     alert = page.locator("#action-panel .confirm [role=alert]")
     expect(alert).to_be_visible()
     expect(alert).not_to_be_empty()
-    expect(page.locator("#confirm-name")).to_be_visible()
+    expect(page.locator("#confirm-name")).to_be_focused()  # to type the name again
     assert simulator.requests(op="batch_delete") == []
 
 

@@ -94,3 +94,22 @@ def test_a_failed_check_again_is_retargeted_to_its_rows_cell(operator, project_a
     assert response.status_code == 404
     assert response["HX-Retarget"] == f"#check-error-{job}" and response["HX-Reswap"] == "innerHTML"
     assert 'role="alert"' in response.content.decode()
+
+
+def test_a_progress_poll_that_cannot_be_read_answers_with_an_alert(operator, project_a, simulator):
+    from dli_admin.deletes.models import DeleteBatch
+
+    job = simulator.add_job(project_a.project_id, name="ep-3", status="job_cancel_success")
+    client = login(operator)
+    review = client.post(
+        reverse("dli-job-delete-review", args=[project_a.project_id]), {"job_ids": [str(job)]}, headers=HX
+    )
+    token = re.search(r'name="token" value="([^"]+)"', review.content.decode()).group(1)
+    client.post(reverse("dli-job-delete", args=[project_a.project_id]), {"token": token}, headers=HX)
+    batch = DeleteBatch.objects.get()
+    poll = client.get(
+        reverse("dli-batch-progress", args=[project_a.project_id, batch.pk]), {"rows": "x"}, headers=HX
+    )
+    assert poll.status_code == 400
+    html = poll.content.decode()
+    assert 'role="alert"' in html and 'id="batch-progress"' in html, "replaces the panel: polling stops"
