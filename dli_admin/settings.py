@@ -174,6 +174,7 @@ SESSION_IDLE_TIMEOUT = 30 * 60  # enforced by accounts.middleware.SessionIdleTim
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_HTTPONLY = True
+CSRF_FAILURE_VIEW = "dli_admin.accounts.views.csrf_failure"  # htmx gets the refusal in its action panel
 
 # --- HTTPS and headers: on unless DJANGO_DEBUG=1 --------------------------------------------------
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=not DEBUG)

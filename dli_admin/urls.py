@@ -5,6 +5,9 @@ from django.urls import include, path
 from dli_admin.accounts.views import healthz
 
 handler400 = "dli_admin.accounts.views.bad_request"
+handler403 = "dli_admin.accounts.views.permission_denied"
+handler404 = "dli_admin.accounts.views.page_not_found"
+handler500 = "dli_admin.accounts.views.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),

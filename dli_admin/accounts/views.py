@@ -7,10 +7,11 @@ from django.conf import settings
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -92,3 +93,47 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     response = render(request, template, {"cause": cause}, status=400)
     patch_vary_headers(response, ["HX-Request"])
     return response
+
+
+def _is_htmx(request: HttpRequest) -> bool:
+    return request.headers.get("HX-Request") == "true"
+
+
+def _error_response(request: HttpRequest, template: str, context: dict, status: int) -> HttpResponse:
+    """The error as a page, or for htmx as an alert in the action panel (where the operator acted)."""
+    if _is_htmx(request):
+        response = render(request, f"{template}#message", context, status=status)
+        response["HX-Retarget"] = "#action-panel"
+        response["HX-Reswap"] = "innerHTML"
+    else:
+        response = render(request, template, context, status=status)
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler403: our PermissionDenied messages say what the role does not allow; others are generic."""
+    message = str(exception) if isinstance(exception, PermissionDenied) and str(exception) else ""
+    return _error_response(request, "403.html", {"message": message}, 403)
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """handler404: the same answer for "no such thing" and "no role here", so nothing leaks."""
+    return _error_response(request, "404.html", {}, 404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: no database, no user, no context processors: whatever broke may be one of them."""
+    template = "500.html#message" if _is_htmx(request) else "500.html"
+    response = HttpResponse(loader.get_template(template).render({}), status=500)
+    if _is_htmx(request):
+        response["HX-Retarget"] = "#action-panel"
+        response["HX-Reswap"] = "innerHTML"
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: a stale form (say, after a new login elsewhere) is refused where it was sent."""
+    message = "This form is out of date. Reload the page and try again."
+    return _error_response(request, "403.html", {"message": message}, 403)

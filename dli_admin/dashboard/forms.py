@@ -20,9 +20,21 @@ class JobFilterForm(forms.Form):
     tags = forms.RegexField(
         required=False,
         max_length=512,
+        strip=True,  # the ends only: a space inside a value is part of it
         regex=r"^\s*[^=,\s]+=[^=,]*(,\s*[^=,\s]+=[^=,]*)*\s*$",
         error_messages={"invalid": "Write tags as key=value, separated by commas."},
         help_text="key=value,key2=value2",
+    )
+    job_type = forms.ChoiceField(
+        required=False,
+        label="Type",
+        choices=[
+            ("", "Any type"),
+            ("flink_sql_job", "Flink SQL"),
+            ("flink_opensource_sql_job", "Flink OpenSource SQL"),
+            ("flink_jar_job", "Flink Jar"),
+            ("flink_sql_edge_job", "Flink SQL edge"),
+        ],
     )
     order = forms.ChoiceField(
         required=False, choices=[("desc", "Newest first"), ("asc", "Oldest first")], initial="desc"
@@ -36,22 +48,53 @@ class JobFilterForm(forms.Form):
         empty_value=50,  # type: ignore[arg-type]
     )
 
-    def filters(self) -> JobFilters:
-        data = self.cleaned_data if self.is_valid() else {}
+    def full_clean(self) -> None:
+        """A wrong page or page size falls back (page 1, 50 per page), and the form then shows what is used.
+
+        Filter fields do not fall back: one invalid filter means no filter is known, so nothing is listed.
+        """
+        super().full_clean()
+        self.fallbacks: list[str] = []
+        if not self.is_bound:
+            return
+        data = dict(self.data.items())  # a flat copy: every field here takes one value
+        if "page" in self.errors:
+            self.fallbacks.append(f"Page “{self.data.get('page')}” does not exist: showing page 1.")
+            del self.errors["page"]
+            self.cleaned_data["page"] = None
+            data.pop("page", None)
+        if "page_size" in self.errors:
+            self.fallbacks.append(
+                f"Page size “{self.data.get('page_size')}” is not offered: showing 50 per page."
+            )
+            del self.errors["page_size"]
+        if not self.cleaned_data.get("page_size"):
+            self.cleaned_data["page_size"] = 50
+        data["page_size"] = str(self.cleaned_data["page_size"])  # the control shows the size used
+        self.data = data
+
+    def filters(self) -> JobFilters | None:
+        """The filters to send to DLI; None while any of them is invalid (never "no filter")."""
+        if not self.is_valid():
+            return None
+        data = self.cleaned_data
         return JobFilters(
             status=data.get("status") or "",
             name=data.get("name") or "",
             queue_name=data.get("queue_name") or "",
             user_name=data.get("user_name") or "",
-            tags=(data.get("tags") or "").replace(" ", ""),
+            tags=data.get("tags") or "",  # as typed: a space inside a value is part of it
+            job_type=data.get("job_type") or "",
             order=data.get("order") or "desc",
         )
 
     def page_number(self) -> int:
-        return (self.cleaned_data.get("page") if self.is_valid() else None) or 1
+        self.is_valid()
+        return self.cleaned_data.get("page") or 1
 
     def page_size_value(self) -> int:
-        return (self.cleaned_data.get("page_size") if self.is_valid() else None) or 50
+        self.is_valid()
+        return self.cleaned_data.get("page_size") or 50
 
 
 class JobIdListField(forms.CharField):

@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import reswap, retarget
 
 from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.audit.services import client_ip_for
@@ -29,7 +30,7 @@ from dli_admin.dli import DliError
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.models import DliProject, Grant
-from dli_admin.projects.permissions import may_delete_any, project_for, projects_visible_to
+from dli_admin.projects.permissions import is_auditor, may_delete_any, project_for, projects_visible_to
 from dli_admin.projects.selectors import JobFilters, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
@@ -85,7 +86,9 @@ def project_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         for project in projects
     ]
     running = [batch for batch in batches_live() if batch.project_id in {project.pk for project in projects}]
-    return render(request, "dashboard/project_list.html", {"rows": rows, "running": running})
+    auditor = not request.user.is_superuser and is_auditor(request.user)
+    context = {"rows": rows, "running": running, "auditor": auditor}
+    return render(request, "dashboard/project_list.html", context)
 
 
 @require_GET
@@ -95,12 +98,14 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
     filters = form.filters()
     page = error = None
     try:
-        page = flink_jobs_page(
-            client=dli_client_for(project),
-            filters=filters,
-            page=form.page_number(),
-            page_size=form.page_size_value(),
-        )
+        # An invalid filter lists nothing: leaving it out would show (and offer to delete) more jobs.
+        if filters is not None:
+            page = flink_jobs_page(
+                client=dli_client_for(project),
+                filters=filters,
+                page=form.page_number(),
+                page_size=form.page_size_value(),
+            )
     except (DliError, DliNotConfigured) as exc:
         logger.warning("listing jobs of %s failed: %s", project.project_id, exc)
         error = str(exc)
@@ -129,7 +134,12 @@ def _query_without_page(request: AuthenticatedHttpRequest) -> str:
 def _select_across(request: AuthenticatedHttpRequest) -> JobFilters | None:
     if request.POST.get("select_across") != "1":
         return None
-    return JobFilterForm(request.POST).filters()
+    filters = JobFilterForm(request.POST).filters()
+    if filters is None:
+        raise services.SelectionError(
+            "The filter of this selection is not valid: fix the filters, list the jobs again, then select."
+        )
+    return filters
 
 
 @require_POST
@@ -243,7 +253,12 @@ def batch_progress_view(
     project, batch = _batch_or_404(request, project_id, batch_id)
     form = BatchPollForm(request.GET)
     if not form.is_valid():
-        return HttpResponse("Bad progress request.", status=400, content_type="text/plain")
+        # Swapped in place of the panel (htmx swaps errors too), so it stops the polling and says why.
+        return HttpResponse(
+            '<p class="card error" role="alert" id="batch-progress">This progress request could not be '
+            "read: reload the page.</p>",
+            status=400,
+        )
     return _render_progress(
         request, project, batch, rows=form.cleaned_data["rows"], since=form.cleaned_data["since"]
     )
@@ -274,15 +289,29 @@ def job_check(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -
     try:
         outcomes = services.flink_job_check(requester=_requester(request), project=project, job_id=job_id)
     except services.SelectionError as exc:
-        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=400)
+        return _check_error(request, project, job_id, str(exc), status=400)
     except (DliError, DliNotConfigured) as exc:
-        return _render(request, "action-error", {"project": project, "error": str(exc)}, status=502)
+        return _check_error(request, project, job_id, f"DLI did not answer the check: {exc}", status=502)
     if not outcomes:
         error = (
             f"Job {job_id} has nothing to check now: either its delete is settled, or a batch that is "
             "still running holds it (try again in a moment)."
         )
-        return _render(request, "action-error", {"project": project, "error": error}, status=404)
+        return _check_error(request, project, job_id, error, status=404)
     return _render(
-        request, "check-row", {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id]}
+        request,
+        "check-row",
+        {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id], "checked": True},
     )
+
+
+def _check_error(
+    request: AuthenticatedHttpRequest, project: DliProject, job_id: str, error: str, *, status: int
+) -> HttpResponse:
+    """A failed "Check again" lands in its own row's cell, next to the button; the row stays."""
+    response = _render(request, "check-error", {"project": project, "error": error}, status=status)
+    if request.htmx:
+        parsed = parse_job_id(job_id)
+        retarget(response, f"#check-error-{parsed}" if parsed is not None else "#action-panel")
+        reswap(response, "innerHTML")
+    return response

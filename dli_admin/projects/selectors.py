@@ -21,6 +21,7 @@ class JobFilters:
     queue_name: str = ""
     user_name: str = ""
     tags: str = ""
+    job_type: str = ""
     order: str = "desc"
 
     def client_kwargs(self) -> dict[str, str]:
@@ -31,13 +32,14 @@ class JobFilters:
             "queue_name": self.queue_name,
             "user_name": self.user_name,
             "tags": self.tags,
+            "job_type": self.job_type,
             "order": self.order,
         }
         return {key: value for key, value in values.items() if value}
 
     @property
     def active(self) -> bool:
-        return any((self.status, self.name, self.queue_name, self.user_name, self.tags))
+        return any((self.status, self.name, self.queue_name, self.user_name, self.tags, self.job_type))
 
 
 @dataclass(frozen=True)

@@ -53,8 +53,24 @@ if (window.htmx) {
     const link = event.target.closest && event.target.closest("[data-dismiss]");
     if (!link) return;
     event.preventDefault();
-    const panel = document.querySelector(link.dataset.dismiss);
-    if (panel) panel.replaceChildren();
+    closePanel(document.querySelector(link.dataset.dismiss));
+  });
+
+  // Closing the confirmation (Cancel or Esc) gives the focus back to the button that opened it.
+  function closePanel(panel) {
+    if (!panel) return;
+    panel.replaceChildren();
+    const opener = document.getElementById("delete-selected");
+    if (opener) opener.focus();
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    const confirm = document.querySelector("#action-panel #confirm-panel");
+    if (confirm) {
+      event.preventDefault();
+      closePanel(document.getElementById("action-panel"));
+    }
   });
 
   // Show times in the reader's own time zone.
@@ -68,7 +84,15 @@ if (window.htmx) {
     });
   }
 
+  // The footer says which time zone the page's times are in: the server's without JavaScript, the reader's with it.
+  function timeZoneLabel() {
+    const label = document.getElementById("tz-label");
+    const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (label && zone) label.textContent = `times in your time zone (${zone})`;
+  }
+
   function refresh(root) {
+    timeZoneLabel();
     localTimes(root || document);
     updateCount();
   }
@@ -84,6 +108,13 @@ if (window.htmx) {
       if (across) across.checked = false;
       const heading = progress.querySelector("#batch-progress-title");
       if (heading) heading.focus();
+    }
+    // Swapped content that asks for the focus (the confirmation): scroll it into view, focus its heading.
+    const asker = event.target && event.target.querySelector && event.target.querySelector("[data-focus]");
+    const wanted = asker && document.querySelector(asker.dataset.focus);
+    if (wanted) {
+      wanted.scrollIntoView({ block: "start" });
+      wanted.focus({ preventScroll: true });
     }
     refresh(event.target);
   });
