@@ -326,6 +326,14 @@ def test_two_gunicorn_workers_answer_the_same_sums(tmp_path):
             assert response.status_code == 200, response.text[:300]
             return parse(response.text)
 
+        # A process that is no web worker (as a db_worker is) counts a DLI call in the same directory.
+        worker_code = (
+            "import django; django.setup(); from dli_admin.dli import DliCall; "
+            "from dli_admin.metrics.instruments import dli_call_observed; "
+            "dli_call_observed(DliCall('batch_delete', 'POST', 429, '', 1, 0.2))"
+        )
+        assert run(["-c", worker_code], env).returncode == 0
+
         counted = {"view": "dli-healthz", "method": "GET", "status": "200"}
         # Scrapes side by side land on both workers: each answers with the sum over both.
         with ThreadPoolExecutor(4) as pool:
@@ -346,6 +354,8 @@ def test_two_gunicorn_workers_answer_the_same_sums(tmp_path):
                 value(samples, "dli_admin_http_request_duration_seconds_count", view="dli-healthz") == healthy
             )
             assert value(samples, "dli_admin_batches", state="queued") == 0
+            assert value(samples, "dli_admin_dli_calls_total", operation="batch_delete", status="429") == 1
+            assert value(samples, "dli_admin_dli_throttled_total", operation="batch_delete") == 1
             scraped += 1
     finally:
         server.terminate()
