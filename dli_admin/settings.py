@@ -278,10 +278,10 @@ DLI_CONFIRM_NAME_THRESHOLD = env.int("DLI_CONFIRM_NAME_THRESHOLD", default=20)
 # --- Metrics: GET /metrics for Prometheus (docs/deployment.md, "Metrics") --------------------------------
 # The scraper's bearer token; unset, /metrics answers 404. dli_admin.metrics reads PROMETHEUS_MULTIPROC_DIR.
 DLI_ADMIN_METRICS_TOKEN = env.str("DLI_ADMIN_METRICS_TOKEN", default="")
-if DLI_ADMIN_METRICS_TOKEN and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{32,}", DLI_ADMIN_METRICS_TOKEN):
+if DLI_ADMIN_METRICS_TOKEN and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{24,}", DLI_ADMIN_METRICS_TOKEN):
     # The value is not repeated: it is a secret.
     raise ImproperlyConfigured(
-        "DLI_ADMIN_METRICS_TOKEN must be at least 32 characters of A-Z a-z 0-9 . _ ~ + / = - "
+        "DLI_ADMIN_METRICS_TOKEN must be at least 24 characters of A-Z a-z 0-9 . _ ~ + / = - "
         "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
     )
 # Told of every attempt of every DLI call (dli_admin.projects.connections hands it to each DliClient).

@@ -109,7 +109,7 @@ def test_a_session_is_not_enough(enabled, request, role):
 def test_a_short_token_stops_the_start(production_env):
     result = run(["-c", "import dli_admin.settings"], production_env | {"DLI_ADMIN_METRICS_TOKEN": "short"})
     assert result.returncode != 0
-    assert "DLI_ADMIN_METRICS_TOKEN must be at least 32 characters" in result.stderr
+    assert "DLI_ADMIN_METRICS_TOKEN must be at least 24 characters" in result.stderr
     assert "short" not in result.stderr.replace("DLI_ADMIN_METRICS_TOKEN must be", "")
 
 
