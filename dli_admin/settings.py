@@ -11,6 +11,7 @@ it. A .env file in the project root, when present, fills in what the environment
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 
@@ -80,10 +81,12 @@ INSTALLED_APPS = [
     "dli_admin.deletes",
     "dli_admin.dashboard",
     "dli_admin.simulator",
+    "dli_admin.metrics",
 ]
 
 MIDDLEWARE = [
     "dli_admin.accounts.middleware.RequestIdMiddleware",  # first: every log line carries the request id
+    "dli_admin.metrics.middleware.RequestMetricsMiddleware",  # counts and times every answer below it
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -201,8 +204,9 @@ if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=False):
 DLI_ADMIN_CLIENT_IP_HEADER = env.str("DLI_ADMIN_CLIENT_IP_HEADER", default="")
 # Use the proxy's X-Request-Id instead of making one. Off by default: a client could send it too.
 DLI_ADMIN_TRUST_REQUEST_ID = env.bool("DLI_ADMIN_TRUST_REQUEST_ID", default=False)
-# Load balancers probe /healthz over plain HTTP.
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+# Load balancers probe /healthz over plain HTTP; Prometheus scrapes each host's /metrics on its private
+# address (docs/deployment.md, "Metrics").
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]
 
 SECURE_CSP = {
     "default-src": [CSP.SELF],
@@ -281,6 +285,18 @@ DLI_ADMIN_AUDIT_KEY = env.str("DLI_ADMIN_AUDIT_KEY", default="")
 DLI_ADMIN_AUDIT_CHECKPOINTS = env.str("DLI_ADMIN_AUDIT_CHECKPOINTS", default="") or str(
     VAR_DIR / "audit-checkpoints.jsonl"
 )
+
+# --- Metrics: GET /metrics for Prometheus (docs/deployment.md, "Metrics") --------------------------------
+# The scraper's bearer token; unset, /metrics answers 404. dli_admin.metrics reads PROMETHEUS_MULTIPROC_DIR.
+DLI_ADMIN_METRICS_TOKEN = env.str("DLI_ADMIN_METRICS_TOKEN", default="")
+if DLI_ADMIN_METRICS_TOKEN and not re.fullmatch(r"[A-Za-z0-9._~+/=-]{24,}", DLI_ADMIN_METRICS_TOKEN):
+    # The value is not repeated: it is a secret.
+    raise ImproperlyConfigured(
+        "DLI_ADMIN_METRICS_TOKEN must be at least 24 characters of A-Z a-z 0-9 . _ ~ + / = - "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+# Told of every attempt of every DLI call (dli_admin.projects.connections hands it to each DliClient).
+DLI_ADMIN_DLI_OBSERVER = "dli_admin.metrics.instruments.dli_call_observed"
 
 # --- Logs: JSON lines on stdout in production, text for humans (DJANGO_LOG_FORMAT=text) -------------
 LOG_FORMAT = env.str("DJANGO_LOG_FORMAT", default="text" if DEBUG else "json", choices=("json", "text"))

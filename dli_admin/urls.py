@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from dli_admin.accounts.views import healthz
+from dli_admin.metrics.views import metrics
 
 handler400 = "dli_admin.accounts.views.bad_request"
 handler403 = "dli_admin.accounts.views.permission_denied"
@@ -11,6 +12,7 @@ handler500 = "dli_admin.accounts.views.server_error"
 
 urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),
+    path("metrics", metrics, name="dli-metrics"),  # for Prometheus, with a bearer token, not a session
     path("accounts/", include("dli_admin.accounts.urls")),  # our login and password change views first
     # Only what dli-admin uses: no password reset pages (they would send mail, unthrottled).
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -45,6 +45,10 @@ AUDIT_READERS = cells(
 # url name -> (method, mutating, {scope: {role: expected}})
 MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
     "dli-healthz": ("GET", False, {"-": EVERYONE_200}),
+    # For Prometheus, with DLI_ADMIN_METRICS_TOKEN as a bearer token, never a session. Here as the test
+    # settings have it, disabled (no token set): 404 for everyone, the superuser too. With a token set,
+    # every role without it gets 401: tests/integration/test_metrics.py.
+    "dli-metrics": ("GET", False, {"-": dict.fromkeys(ROLES, 404)}),
     "login": ("GET", False, {"-": EVERYONE_200}),
     "logout": ("POST", True, {"-": dict.fromkeys(ROLES, 302)}),
     "password_change": ("GET", False, {"-": SIGNED_IN_200}),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dli_admin.dli.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from dli_admin.dli.client import PAGE_LIMIT, DliClient
 from dli_admin.dli.errors import DliError, ErrorCategory
-from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, Job, JobPage, ReplyShape
+from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, DliCall, Job, JobPage, ReplyShape
 
 __all__ = [
     "PAGE_LIMIT",
@@ -13,6 +13,7 @@ __all__ = [
     "ChunkOutcome",
     "ChunkResult",
     "DeleteReply",
+    "DliCall",
     "DliClient",
     "DliError",
     "ErrorCategory",

@@ -43,7 +43,7 @@ from dli_admin.dli.retry import (
     transport_error,
 )
 from dli_admin.dli.sessions import session_for
-from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, Job, JobPage, ReplyShape
+from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, DliCall, Job, JobPage, ReplyShape
 
 log = logging.getLogger("dli_admin.dli")
 
@@ -116,6 +116,8 @@ class DliClient:
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
         limiter: EndpointLimiter | None = None,
+        # Called after every attempt (metrics); must be quick, and whatever it raises is logged, not raised.
+        observer: Callable[[DliCall], None] | None = None,
         # Seams for tests; the defaults are what production uses.
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
@@ -146,6 +148,7 @@ class DliClient:
         self._backoff_base = backoff_base
         self._backoff_cap = backoff_cap
         self._session = session or session_for(self.endpoint)
+        self.observer = observer
         self.limiter = limiter  # shared by every client of the endpoint: calls in flight, 429 back-off
         self._sleep = sleep
         self._clock = clock
@@ -195,7 +198,9 @@ class DliClient:
         }
         params: list[tuple[str, str | int]] = [("offset", offset), ("limit", limit)]
         params += [(key, value) for key, value in filters.items() if value is not None]
-        exchange = self._exchange("GET", self._base_path, query=aksk.canonical_query(params), write=False)
+        exchange = self._exchange(
+            "list", "GET", self._base_path, query=aksk.canonical_query(params), write=False
+        )
         body = self._body_or_raise(exchange)
         try:
             return parse_job_page(body, offset=offset, limit=limit, status=exchange.status)
@@ -243,7 +248,7 @@ class DliClient:
     def show_job(self, job_id: int) -> Job:
         """One job; a job that is gone raises DliError(category=NOT_FOUND) (DLI.16001 or DLI.0002)."""
         job_id = _check_ids([job_id])[0]
-        exchange = self._exchange("GET", f"{self._base_path}/{job_id}", write=False)
+        exchange = self._exchange("show", "GET", f"{self._base_path}/{job_id}", write=False)
         body = self._body_or_raise(exchange)
         try:
             job = parse_job_detail(body, status=exchange.status)
@@ -265,7 +270,7 @@ class DliClient:
     def delete_job(self, job_id: int) -> DeleteReply:
         """Delete one job. DliError AMBIGUOUS or UNPARSEABLE: it may have been deleted; read it back."""
         job_id = _check_ids([job_id])[0]
-        exchange = self._exchange("DELETE", f"{self._base_path}/{job_id}", write=True)
+        exchange = self._exchange("delete", "DELETE", f"{self._base_path}/{job_id}", write=True)
         if exchange.error is not None:
             if exchange.outcome_unknown:
                 raise self._ambiguous(exchange.error)
@@ -319,7 +324,9 @@ class DliClient:
 
     def _send_chunk(self, action: str, chunk: tuple[int, ...], extra: Mapping[str, object]) -> ChunkResult:
         body = json.dumps({"job_ids": list(chunk), **extra}).encode("utf-8")
-        exchange = self._exchange("POST", f"{self._base_path}/{action}", body=body, write=True)
+        exchange = self._exchange(
+            f"batch_{action}", "POST", f"{self._base_path}/{action}", body=body, write=True
+        )
         if exchange.error is None:
             shape, replies = parse_batch_reply(exchange.body, len(chunk))
             if shape is not ReplyShape.PER_ID:
@@ -361,7 +368,14 @@ class DliClient:
     # --- the exchange: one call with its retries ---------------------------------------------------
 
     def _exchange(
-        self, method: str, path: str, *, query: str = "", body: bytes | None = None, write: bool
+        self,
+        operation: str,
+        method: str,
+        path: str,
+        *,
+        query: str = "",
+        body: bytes | None = None,
+        write: bool,
     ) -> _Exchange:
         """Send a call until it succeeds, fails for good, or the rules forbid another try.
 
@@ -388,6 +402,7 @@ class DliClient:
             except DliError as login_failed:  # the IAM login failed: nothing went to DLI
                 category = login_failed.category
                 self._log(method, shown, f"not sent ({category.value})", None, tries, attempt_started)
+                self._observe(operation, method, None, "not_sent", tries, attempt_started)
                 if category in _LOGIN_RETRYABLE and (pause := self._pause(tries, None, deadline_at)):
                     self._sleep(pause)
                     continue
@@ -406,6 +421,7 @@ class DliClient:
                 sends += sent
                 lost = transport_error(exc, read_timeout=timeout[1], secrets=self._secrets())
                 self._log(method, shown, lost.category.value, None, tries, attempt_started)
+                self._observe(operation, method, None, lost.category.value, tries, attempt_started)
                 if (
                     not hopeless(exc)
                     and not (write and sent)
@@ -425,6 +441,8 @@ class DliClient:
             finally:
                 response.close()
             self._log(method, shown, status, request_id, tries, attempt_started, broken)
+            failure = broken.category.value if broken else ""
+            self._observe(operation, method, status, failure, tries, attempt_started)
 
             if self.limiter and status == THROTTLED_STATUS:
                 self.limiter.throttled(retry_after_seconds(response.headers.get("Retry-After")))
@@ -513,6 +531,17 @@ class DliClient:
     def _secrets(self) -> tuple[str, ...]:
         secret_values = getattr(self._auth, "secret_values", None)
         return tuple(secret_values()) if callable(secret_values) else ()
+
+    def _observe(
+        self, operation: str, method: str, status: int | None, failure: str, attempt: int, started: float
+    ) -> None:
+        if self.observer is None:
+            return
+        call = DliCall(operation, method, status, failure, attempt, max(self._clock() - started, 0.0))
+        try:
+            self.observer(call)
+        except Exception:  # a broken metric must never break a delete
+            log.exception("DLI call observer failed")
 
     def _log(
         self,

@@ -81,3 +81,19 @@ class ChunkResult:
         if self.shape is not ReplyShape.PER_ID or job_id not in self.job_ids:
             return None
         return self.replies[self.job_ids.index(job_id)]
+
+
+@dataclass(frozen=True, slots=True)
+class DliCall:
+    """One attempt of a DLI call, as DliClient's observer sees it (for metrics): never ids or secrets.
+
+    operation: list, show, delete, batch_delete or batch_stop. status: DLI's HTTP status, or None when no
+    reply came (then `failure` says why: network, timeout, ...; or not_sent when the IAM login failed).
+    """
+
+    operation: str
+    method: str
+    status: int | None
+    failure: str
+    attempt: int
+    duration: float  # seconds, this attempt only

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from django.conf import settings
+from django.utils.module_loading import import_string
 from requests.auth import AuthBase
 
 from dli_admin.dli import AkSkAuth, DliClient, IamPasswordAuth, TokenAuth
@@ -87,6 +88,8 @@ def _cached_client(
         auth = IamPasswordAuth(
             iam_endpoint, user, password, domain, iam_project, timeout=(connect_timeout, read_timeout)
         )
+    # Named in settings, not imported: the metrics app sits above projects (docs/architecture.md).
+    observer = getattr(settings, "DLI_ADMIN_DLI_OBSERVER", "")
     return DliClient(
         endpoint,
         project_id,
@@ -95,4 +98,5 @@ def _cached_client(
         read_timeout=read_timeout,
         batch_size=batch_size,
         limiter=limiter_for(endpoint, concurrency),
+        observer=import_string(observer) if observer else None,
     )

@@ -54,10 +54,12 @@ VALUES = {
     "DLI_BATCH_SWEEP": "10.0",
     "DLI_BATCH_WAVE": "200",
     "DLI_CONFIRM_NAME_THRESHOLD": "5",
+    "DLI_ADMIN_METRICS_TOKEN": "metrics-settings-test-token-0000000000001",
 }
 NOT_SETTINGS = {
     "DLI_ADMIN_ENV_FILE": "names the .env file itself",
     "DLI_SIMULATOR_PORT": "read by the embedded simulator when it starts, not by the settings",
+    "PROMETHEUS_MULTIPROC_DIR": "read by prometheus-client and dli_admin.metrics, not by the settings",
 }
 
 
