@@ -2,40 +2,14 @@ from __future__ import annotations
 
 from django import forms
 
+from dli_admin.projects.filters import JobFilterFields
 from dli_admin.projects.jobs import parse_job_id
-from dli_admin.projects.selectors import PAGE_SIZES, JobFilters
-from dli_admin.projects.statuses import STATUSES
+from dli_admin.projects.selectors import PAGE_SIZES
 
 
-class JobFilterForm(forms.Form):
-    """The jobs page's filters, page and page size: all in the URL so a view can be shared."""
+class JobFilterForm(JobFilterFields):
+    """The jobs page's filters (projects.filters), order, page and page size: all in the URL."""
 
-    status = forms.ChoiceField(
-        required=False,
-        choices=[("", "Any status")] + [(value, label) for value, (label, _) in STATUSES.items()],
-    )
-    name = forms.CharField(required=False, max_length=57, strip=True)
-    queue_name = forms.CharField(required=False, max_length=128, strip=True, label="Queue")
-    user_name = forms.CharField(required=False, max_length=128, strip=True, label="Owner")
-    tags = forms.RegexField(
-        required=False,
-        max_length=512,
-        strip=True,  # the ends only: a space inside a value is part of it
-        regex=r"^\s*[^=,\s]+=[^=,]*(,\s*[^=,\s]+=[^=,]*)*\s*$",
-        error_messages={"invalid": "Write tags as key=value, separated by commas."},
-        help_text="key=value,key2=value2",
-    )
-    job_type = forms.ChoiceField(
-        required=False,
-        label="Type",
-        choices=[
-            ("", "Any type"),
-            ("flink_sql_job", "Flink SQL"),
-            ("flink_opensource_sql_job", "Flink OpenSource SQL"),
-            ("flink_jar_job", "Flink Jar"),
-            ("flink_sql_edge_job", "Flink SQL edge"),
-        ],
-    )
     order = forms.ChoiceField(
         required=False, choices=[("desc", "Newest first"), ("asc", "Oldest first")], initial="desc"
     )
@@ -72,21 +46,6 @@ class JobFilterForm(forms.Form):
             self.cleaned_data["page_size"] = 50
         data["page_size"] = str(self.cleaned_data["page_size"])  # the control shows the size used
         self.data = data
-
-    def filters(self) -> JobFilters | None:
-        """The filters to send to DLI; None while any of them is invalid (never "no filter")."""
-        if not self.is_valid():
-            return None
-        data = self.cleaned_data
-        return JobFilters(
-            status=data.get("status") or "",
-            name=data.get("name") or "",
-            queue_name=data.get("queue_name") or "",
-            user_name=data.get("user_name") or "",
-            tags=data.get("tags") or "",  # as typed: a space inside a value is part of it
-            job_type=data.get("job_type") or "",
-            order=data.get("order") or "desc",
-        )
 
     def page_number(self) -> int:
         self.is_valid()

@@ -167,8 +167,8 @@ def test_two_workers_racing_for_batches_send_every_id_once(simulator, project_a,
     assert set(sends(simulator).values()) == {1}, logs
     assert sorted(sends(simulator)) == sorted(ids)
     first, second = (outcomes(batch) for batch in batches)
-    for job_id in ids[16:24]:  # the overlap: deleted by the first batch, skipped by the second
-        assert (first[job_id], second[job_id]) == ("deleted", "skipped")
+    for job_id in ids[16:24]:  # the overlap: deleted by whichever batch claimed it, skipped by the other
+        assert sorted((first[job_id], second[job_id])) == ["deleted", "skipped"]
 
 
 @pytest.mark.postgres

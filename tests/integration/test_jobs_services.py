@@ -154,7 +154,8 @@ class TestDelete:
         token = plan(operator, project_a, ids).token
         result = delete(operator, project_a, token, confirm_name="")
         assert outcomes(result) == dict.fromkeys(ids, "deleted")
-        assert [len(r.job_ids) for r in simulator.requests(op="batch_delete")] == [2, 2, 1]
+        # The chunks go out a few at a time, so they may reach DLI in any order.
+        assert sorted(len(r.job_ids) for r in simulator.requests(op="batch_delete")) == [1, 2, 2]
 
     def test_it_reports_a_job_dli_refused_as_failed_with_dlis_message(self, simulator, project_a, operator):
         ids = add_jobs(simulator, project_a, 3)

@@ -239,6 +239,8 @@ def test_the_readmes_stand_alone_recipe_works_as_written(stand_alone, tmp_path):
         DLI_ENDPOINT=dashboard_env["DLI_ENDPOINT"].replace(recipe_port, port),
         DJANGO_DEBUG="1",
         DATABASE_URL=f"sqlite:///{database}",
+        DLI_ADMIN_AUDIT_KEY="recipe-test-audit-key-" + "k" * 20,  # scripts/run-dev makes one in var/
+        DLI_ADMIN_AUDIT_CHECKPOINTS=str(tmp_path / "checkpoints.jsonl"),
     )
     for step in make_run:
         extra = ["--logins-file", str(tmp_path / "demo-logins.txt")] if "demo_setup" in step else []

@@ -17,7 +17,6 @@ from pathlib import Path
 from time import monotonic, sleep
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
@@ -32,10 +31,10 @@ from dli_admin.deletes.runner import batch_run
 from dli_admin.deletes.selectors import batch_progress
 from dli_admin.dli import DliError, Job
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
+from dli_admin.projects.filters import JobFilterFields
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import project_role
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching
-from dli_admin.projects.statuses import STATUSES
 
 VIA = "command line"
 USER_AGENT = "dli-admin command line (manage.py flink_jobs_delete)"  # what the audit log shows as the client
@@ -44,41 +43,8 @@ SHOWN_ROWS = 20
 POLL_SECONDS = 1.0
 WORKER_GRACE = 5.0  # seconds a queued batch may wait before we say no worker seems to run
 OPTION_OF = {"status": "--status", "name": "--name", "queue_name": "--queue", "user_name": "--owner"}
-OPTION_OF |= {"tags": "--tags"}
+OPTION_OF |= {"tags": "--tags", "job_type": "--job-type"}
 AGE = re.compile(r"^([1-9][0-9]{0,5})([dh])$")
-
-
-class FilterForm(forms.Form):
-    """The jobs page's filter rules (dashboard's JobFilterForm), so bad input reads the same here.
-
-    A copy because the delete engine may not import the dashboard (docs/architecture.md); a test in
-    tests/integration/test_cli_delete.py fails when the two differ.
-    """
-
-    status = forms.ChoiceField(
-        required=False,
-        choices=[("", "Any status")] + [(value, label) for value, (label, _) in STATUSES.items()],
-    )
-    name = forms.CharField(required=False, max_length=57, strip=True)
-    queue_name = forms.CharField(required=False, max_length=128, strip=True, label="Queue")
-    user_name = forms.CharField(required=False, max_length=128, strip=True, label="Owner")
-    tags = forms.RegexField(
-        required=False,
-        max_length=512,
-        regex=r"^\s*[^=,\s]+=[^=,]*(,\s*[^=,\s]+=[^=,]*)*\s*$",
-        error_messages={"invalid": "Write tags as key=value, separated by commas."},
-        help_text="key=value,key2=value2",
-    )
-
-    def filters(self) -> JobFilters:
-        data = self.cleaned_data
-        return JobFilters(
-            status=data["status"],
-            name=data["name"],
-            queue_name=data["queue_name"],
-            user_name=data["user_name"],
-            tags=data["tags"].replace(" ", ""),
-        )
 
 
 class Refused(Exception):
@@ -361,7 +327,7 @@ def filters_from(options: dict[str, Any]) -> list[JobFilters]:
 
 
 def checked(data: dict[str, str]) -> JobFilters:
-    form = FilterForm(data)
+    form = JobFilterFields(data)
     if not form.is_valid():
         # An invalid filter would read as no filter, so refuse rather than widen the selection.
         problems = "; ".join(
@@ -369,7 +335,9 @@ def checked(data: dict[str, str]) -> JobFilters:
             for field, errors in form.errors.items()
         )
         raise Refused(f"{problems} Nothing was sent.")
-    return form.filters()
+    filters = form.filters()
+    assert filters is not None  # the form is valid
+    return filters
 
 
 def parse_age(text: str | None) -> timedelta | None:
