@@ -7,6 +7,14 @@ os.environ.setdefault("DJANGO_DEBUG", "1")
 os.environ["DLI_ADMIN_ENV_FILE"] = ""
 # A fixed audit key for every test and every process a test starts (workers); not a secret of anyone's.
 os.environ.setdefault("DLI_ADMIN_AUDIT_KEY", "dli-admin-test-audit-key-0123456789abcdef")
+# Never a developer's checkpoint file, here or in a worker a test starts; tests that read checkpoints set
+# a file of their own.
+os.environ.setdefault(
+    "DLI_ADMIN_AUDIT_CHECKPOINTS",
+    os.path.join(
+        os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "var", "test-audit-checkpoints.jsonl"
+    ),
+)
 
 from dli_admin.settings import *  # noqa: E402, F403
 
@@ -18,5 +26,3 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # writer instead of waiting, so the concurrency tests could not show how production behaves.
     # One file per test process, so that two runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
-# Never a developer's checkpoint file; tests that read checkpoints set a file of their own.
-DLI_ADMIN_AUDIT_CHECKPOINTS = str(BASE_DIR / "var" / f"test-audit-checkpoints-{os.getpid()}.jsonl")  # noqa: F405
