@@ -494,7 +494,7 @@ def test_without_the_audit_key_the_checks_fail_and_nothing_is_written(settings, 
     assert not AuditRecord.objects.exists()
 
 
-def test_a_short_audit_key_fails_the_checks(settings):
+def test_a_short_audit_key_fails_the_checks(settings, db):  # some checks of other apps read the database
     from django.core.checks import run_checks
 
     settings.DLI_ADMIN_AUDIT_KEY = "short"
