@@ -89,3 +89,76 @@ def test_the_move_can_be_undone_without_losing_a_row(project_a, operator):
     assert old.get_model("dashboard", "Grant").objects.filter(user_id=operator.pk).count() == 2
     migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
     assert Grant.objects.filter(user=operator).count() == 2
+
+
+# Where every app stood when background batches and the keyed audit chain did not exist yet.
+BEFORE_THIS_ROUND = [*BEFORE_THE_MOVE, ("audit", "0004_truncate_hint")]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_database_from_before_keyed_records_upgrades_and_its_chain_still_verifies(django_user_model):
+    from datetime import UTC, datetime
+
+    from dli_admin.audit.chain import GENESIS, RECORD_FIELDS, record_hash
+
+    migrate(BEFORE_THIS_ROUND)
+    old = (
+        MigrationExecutor(connection)
+        .loader.project_state(BEFORE_THIS_ROUND[-1:] + [("dashboard", "0001_initial")])
+        .apps
+    )
+    OldProject, OldGrant = old.get_model("dashboard", "DliProject"), old.get_model("dashboard", "Grant")
+    OldRecord, OldLine = old.get_model("audit", "AuditRecord"), old.get_model("audit", "AuditIntentJob")
+    bob = django_user_model.objects.create_user("legacy-bob")
+    project = OldProject.objects.create(project_id="c" * 32, name="gamma")
+    OldGrant.objects.create(user_id=bob.pk, project_id=project.pk, role="owner")
+    batch, prev = uuid.uuid4(), GENESIS
+    for seq, kind in [(1, "intent"), (2, "result")]:
+        fields = dict.fromkeys(RECORD_FIELDS, "")
+        fields.update(
+            seq=seq,
+            created_at=datetime(2026, 11, 30, 12, seq, tzinfo=UTC),
+            kind=kind,
+            batch_id=batch,
+            actor_id=bob.pk,
+            actor_username="legacy-bob",
+            project_id=project.project_id,
+            refused_job_ids=[],
+            job_id=None if kind == "intent" else 5,
+            outcome="" if kind == "intent" else "deleted",
+            attempts=0,
+            duration_ms=0,
+            prev_hash=prev,
+        )
+        jobs = [[5, "old-job", "job_finish"]] if kind == "intent" else []
+        prev = record_hash([fields[name] for name in RECORD_FIELDS], jobs)  # version 1: plain SHA-256
+        OldRecord.objects.bulk_create([OldRecord(**fields, hash=prev)])
+        for position, (job_id, name, status) in enumerate(jobs):
+            OldLine.objects.bulk_create(
+                [
+                    OldLine(
+                        record_id=seq,
+                        position=position,
+                        batch_id=batch,
+                        project_id=project.project_id,
+                        job_id=job_id,
+                        name=name,
+                        status=status,
+                    )
+                ]
+            )
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    assert Grant.objects.get(user=bob).project.name == "gamma"
+    assert list(AuditRecord.objects.order_by("seq").values_list("seq", "hash_version")) == [(1, 1), (2, 1)]
+    audit_results_record(
+        batch_id=batch,
+        actor=bob,
+        project_id=project.project_id,
+        results=[AuditJobResult(5, "old-job", "deleted", "checked again")],
+    )
+    out = StringIO()
+    call_command("audit_verify", stdout=out)
+    assert "audit chain OK: 3 records" in out.getvalue()
+    assert AuditRecord.objects.get(seq=3).hash_version == 2, "the first record after the upgrade is keyed"
