@@ -21,6 +21,15 @@ from environ.fileaware_mapping import FileAwareMapping
 NOTSET = environ.Env.NOTSET
 _DOT_ENV_LINE = re.compile(r"\A(?:export )?[A-Za-z_0-9]+=.*\Z")  # what django-environ's read_env reads
 TRUE = ("1", "true", "yes", "on")
+# A named DLI connection: lower-case letters, digits and "-", so that its variables' prefix is unambiguous.
+CONNECTION_NAME = re.compile(r"\A[a-z][a-z0-9-]{0,39}\Z")
+# The credentials each auth kind of a connection needs: keys of its DLI_CONNECTIONS entry, and the ends of
+# the variables (DLI_CONNECTION_<NAME>_<KEY>, or <...>_FILE) they are read from.
+CONNECTION_CREDENTIALS = {
+    "aksk": ("AK", "SK"),
+    "token": ("TOKEN",),
+    "iam": ("IAM_ENDPOINT", "IAM_USER", "IAM_PASSWORD", "IAM_DOMAIN"),
+}
 FALSE = ("0", "false", "no", "off")
 
 
@@ -170,6 +179,49 @@ class Env(environ.FileAwareEnv):
             raise ImproperlyConfigured(
                 f"{var} must be sqlite:///path/to/db.sqlite3 or postgresql://user:password@host:5432/name"
             ) from None
+
+
+def connection_prefix(name: str) -> str:
+    """The start of the variables of the DLI connection `name`: prod-eu -> DLI_CONNECTION_PROD_EU_."""
+    return "DLI_CONNECTION_" + name.upper().replace("-", "_") + "_"
+
+
+def dli_connections(env: Env, var: str = "DLI_CONNECTIONS") -> dict[str, dict[str, Any]]:
+    """The named DLI connections besides "default" (which DLI_ENDPOINT, DLI_AK, ... make), as settings.
+
+    For each name in `var` (e.g. prod-eu,staging): DLI_CONNECTION_PROD_EU_ENDPOINT, _AUTH (aksk, token or
+    iam) and that kind's credentials (CONNECTION_CREDENTIALS), each also from a _FILE. A malformed name,
+    endpoint or kind stops the start; a credential that is not set is left empty for the projects.E012
+    check to name, so that `manage.py check` lists every missing one at once.
+    """
+    connections: dict[str, dict[str, Any]] = {}
+    for name in env.list(var, default=[]):
+        if not CONNECTION_NAME.match(name):
+            raise ImproperlyConfigured(
+                f"{var}: {name!r} is not a connection name (a lower-case letter, then up to 39 lower-case "
+                "letters, digits or '-')"
+            )
+        if name == "default":
+            raise ImproperlyConfigured(
+                f"{var}: 'default' is the connection that DLI_ENDPOINT, DLI_AK, DLI_SK, ... configure; "
+                "list only the others"
+            )
+        if name in connections:
+            raise ImproperlyConfigured(f"{var}: {name!r} is listed twice")
+        prefix = connection_prefix(name)
+        endpoint = env.http_url(f"{prefix}ENDPOINT")
+        if not endpoint:
+            raise ImproperlyConfigured(f"{prefix}ENDPOINT is not set: DLI connection {name} needs its endpoint")
+        auth = env.str(f"{prefix}AUTH", choices=tuple(CONNECTION_CREDENTIALS))
+        # By variable name, which is what the projects.E012 check and an error page (which hides the whole
+        # CREDENTIALS entry by its name) show.
+        credentials = {
+            f"{prefix}{key}": (env.http_url if key == "IAM_ENDPOINT" else env.str)(f"{prefix}{key}", default="")
+            for key in CONNECTION_CREDENTIALS[auth]
+        }
+        connection = {"ENDPOINT": endpoint, "AUTH": auth, "CREDENTIALS": credentials}
+        connections[name] = connection
+    return connections
 
 
 def read_dot_env(base_dir: Path) -> Path | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from dli_admin.environment import Env, host_name, origin, read_dot_env
+from dli_admin.environment import Env, dli_connections, host_name, origin, read_dot_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Read once, from the checkout dli-admin runs from (it is not installed, so importlib.metadata cannot).
@@ -257,6 +257,10 @@ DLI_IAM_ENDPOINT = env.http_url("DLI_IAM_ENDPOINT")
 DLI_IAM_USER = env.str("DLI_IAM_USER", default="")
 DLI_IAM_PASSWORD = env.str("DLI_IAM_PASSWORD", default="")
 DLI_IAM_DOMAIN = env.str("DLI_IAM_DOMAIN", default="")
+# The variables above make the DLI connection named "default". More accounts or regions are named
+# connections (docs/deployment.md, "Several DLI accounts and regions"), chosen per project:
+# DLI_CONNECTIONS=prod-eu,staging, then DLI_CONNECTION_PROD_EU_ENDPOINT, _AUTH, _AK, _SK_FILE, ...
+DLI_CONNECTIONS = dli_connections(env)
 DLI_CONNECT_TIMEOUT = env.float("DLI_CONNECT_TIMEOUT", default=3.0)
 DLI_TIMEOUT = env.float("DLI_TIMEOUT", default=15.0)  # read timeout, seconds
 DLI_BATCH_SIZE = env.int("DLI_BATCH_SIZE", default=50)  # ids per batch-delete call

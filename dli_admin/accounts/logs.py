@@ -12,6 +12,8 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from pythonjsonlogger.core import RESERVED_ATTRS
 
+from .reporting import connection_secrets
+
 # Set by accounts.middleware for the request being served, cleared when it is finished.
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="")
 user_var: contextvars.ContextVar[str] = contextvars.ContextVar("user", default="")
@@ -62,6 +64,7 @@ def _secret_values() -> list[str]:
         except ImproperlyConfigured:  # an empty SECRET_KEY: nothing to hide, and logging must not fail
             continue
     values += [db.get("PASSWORD", "") for db in getattr(settings, "DATABASES", {}).values()]
+    values += connection_secrets()
     # Longest first, so a secret that contains another is masked whole.
     return sorted({v for v in values if isinstance(v, str) and v}, key=len, reverse=True)
 

@@ -56,6 +56,16 @@ def _strings(value: Any) -> list[str]:
     return []
 
 
+def connection_secrets() -> list[str]:
+    """The keys, tokens and passwords of the named DLI connections (DLI_CONNECTION_<NAME>_SK, ...)."""
+    return [
+        value
+        for connection in getattr(settings, "DLI_CONNECTIONS", {}).values()
+        for variable, value in connection["CREDENTIALS"].items()
+        if value and not variable.endswith(("_IAM_ENDPOINT", "_IAM_USER", "_IAM_DOMAIN"))
+    ]
+
+
 def secret_values() -> list[str]:
     """Every configured secret value, longest first so that one containing another is hidden whole."""
     values: set[str] = set()
@@ -66,6 +76,7 @@ def secret_values() -> list[str]:
             continue
     for database in settings.DATABASES.values():
         values.update(_strings(database.get("PASSWORD")))
+    values.update(connection_secrets())
     return sorted((v for v in values if v), key=len, reverse=True)
 
 

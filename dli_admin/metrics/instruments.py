@@ -30,14 +30,14 @@ PROCESS_REGISTRY = CollectorRegistry(auto_describe=True)
 DLI_CALLS = Counter(
     "dli_admin_dli_calls",
     "Attempts of DLI calls (each send of a retried call counts), by operation and HTTP status, or by why "
-    "no reply came (network, timeout, not_sent, ...).",
-    ["operation", "status"],
+    "no reply came (network, timeout, not_sent, ...), and DLI connection (DLI_CONNECTIONS).",
+    ["connection", "operation", "status"],
     registry=PROCESS_REGISTRY,
 )
 DLI_THROTTLED = Counter(
     "dli_admin_dli_throttled",
     "DLI replies with HTTP 429 (throttled): the per-endpoint limiter halves the calls in flight on each.",
-    ["operation"],
+    ["connection", "operation"],
     registry=PROCESS_REGISTRY,
 )
 DLI_DURATION = Histogram(
@@ -63,12 +63,12 @@ HTTP_DURATION = Histogram(
 )
 
 
-def dli_call_observed(call: DliCall) -> None:
-    """DliClient's observer: counts one attempt."""
+def dli_call_observed(call: DliCall, *, connection: str) -> None:
+    """DliClient's observer (the connection given by dli_admin.projects.connections): counts one attempt."""
     status = str(call.status) if call.status is not None else call.failure or "error"
-    DLI_CALLS.labels(operation=call.operation, status=status).inc()
+    DLI_CALLS.labels(connection=connection, operation=call.operation, status=status).inc()
     if call.status == 429:
-        DLI_THROTTLED.labels(operation=call.operation).inc()
+        DLI_THROTTLED.labels(connection=connection, operation=call.operation).inc()
     if call.failure != "not_sent":  # an IAM login that failed sent nothing to DLI
         DLI_DURATION.labels(operation=call.operation).observe(call.duration)
 

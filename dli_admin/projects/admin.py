@@ -11,7 +11,8 @@ class GrantInline(admin.TabularInline):
 
 @admin.register(DliProject)
 class DliProjectAdmin(admin.ModelAdmin):
-    list_display = ["name", "project_id", "region", "endpoint"]
+    list_display = ["name", "project_id", "connection", "region", "endpoint"]
+    list_filter = ["connection"]
     search_fields = ["name", "project_id"]
     inlines = [GrantInline]
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 
@@ -8,13 +9,34 @@ project_id_validator = RegexValidator(
     r"^[A-Za-z0-9]{1,64}$", "A DLI project id is 1 to 64 letters and digits (usually 32 hex characters)."
 )
 
+# The DLI connection of DLI_ENDPOINT, DLI_AK, ...: every project's until it names another.
+DEFAULT_CONNECTION = "default"
+
+
+def validate_connection(name: str) -> None:
+    """Refuses a connection that settings do not define (DLI_CONNECTIONS), naming those that exist."""
+    known = [DEFAULT_CONNECTION, *settings.DLI_CONNECTIONS]
+    if name not in known:
+        raise ValidationError(
+            f"No DLI connection is named {name!r}: known are {', '.join(known)} (DLI_CONNECTIONS).",
+            code="unknown_connection",
+        )
+
 
 class DliProject(models.Model):
     """A DLI project that dli-admin may show; its jobs live in DLI, never here."""
 
     project_id = models.CharField(max_length=64, unique=True, validators=[project_id_validator])
     name = models.CharField(max_length=100, help_text="Display name; typed to confirm large deletes.")
-    endpoint = models.URLField(blank=True, help_text="DLI endpoint; empty means the DLI_ENDPOINT setting.")
+    connection = models.CharField(
+        max_length=40,
+        default=DEFAULT_CONNECTION,
+        validators=[validate_connection],
+        help_text="The DLI account and region (DLI_CONNECTIONS) whose credentials reach this project.",
+    )
+    endpoint = models.URLField(
+        blank=True, help_text="DLI endpoint of another region of the same account; empty: the connection's."
+    )
     region = models.CharField(max_length=40, blank=True, help_text="A label only, e.g. eu-de.")
 
     class Meta:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from dli_admin.projects.models import DliProject
+from dli_admin.projects.models import DEFAULT_CONNECTION, DliProject
 
 
 class Command(BaseCommand):
@@ -15,7 +15,12 @@ class Command(BaseCommand):
         add.add_argument("project_id", help="DLI's project id (letters and digits)")
         add.add_argument("--name", required=True, help="display name, typed to confirm large deletes")
         add.add_argument(
-            "--endpoint", default="", help="DLI endpoint URL (default: the DLI_ENDPOINT setting)"
+            "--connection",
+            default=DEFAULT_CONNECTION,
+            help="the DLI connection (account and region, DLI_CONNECTIONS) of the project (default: default)",
+        )
+        add.add_argument(
+            "--endpoint", default="", help="DLI endpoint URL of another region (default: the connection's)"
         )
         add.add_argument("--region", default="", help="a region label such as eu-de")
         sub.add_parser("list", help="list the projects")
@@ -23,9 +28,10 @@ class Command(BaseCommand):
     def handle(self, *args, action, **options):
         if action == "list":
             for project in DliProject.objects.all():
-                endpoint = project.endpoint or "(DLI_ENDPOINT)"
+                endpoint = project.endpoint or "(the connection's endpoint)"
                 self.stdout.write(
-                    f"{project.project_id}  {project.name}  {endpoint}  {project.region}".rstrip()
+                    f"{project.project_id}  {project.name}  {project.connection}  {endpoint}  "
+                    f"{project.region}".rstrip()
                 )
             return
         project = DliProject.objects.filter(project_id=options["project_id"]).first() or DliProject(
@@ -33,6 +39,7 @@ class Command(BaseCommand):
         )
         created = project.pk is None
         project.name = options["name"]
+        project.connection = options["connection"]
         project.endpoint = options["endpoint"]
         project.region = options["region"]
         try:
