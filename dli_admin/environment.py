@@ -194,8 +194,9 @@ def dli_connections(env: Env, var: str = "DLI_CONNECTIONS") -> dict[str, dict[st
     endpoint or kind stops the start; a credential that is not set is left empty for the projects.E012
     check to name, so that `manage.py check` lists every missing one at once.
     """
+    names = env.list(var, default=[])
     connections: dict[str, dict[str, Any]] = {}
-    for name in env.list(var, default=[]):
+    for name in names:
         if not CONNECTION_NAME.match(name):
             raise ImproperlyConfigured(
                 f"{var}: {name!r} is not a connection name (a lower-case letter, then up to 39 lower-case "
@@ -206,17 +207,21 @@ def dli_connections(env: Env, var: str = "DLI_CONNECTIONS") -> dict[str, dict[st
                 f"{var}: 'default' is the connection that DLI_ENDPOINT, DLI_AK, DLI_SK, ... configure; "
                 "list only the others"
             )
-        if name in connections:
+        if names.count(name) > 1:
             raise ImproperlyConfigured(f"{var}: {name!r} is listed twice")
         prefix = connection_prefix(name)
         endpoint = env.http_url(f"{prefix}ENDPOINT")
         if not endpoint:
-            raise ImproperlyConfigured(f"{prefix}ENDPOINT is not set: DLI connection {name} needs its endpoint")
+            raise ImproperlyConfigured(
+                f"{prefix}ENDPOINT is not set: DLI connection {name} needs its endpoint"
+            )
         auth = env.str(f"{prefix}AUTH", choices=tuple(CONNECTION_CREDENTIALS))
         # By variable name, which is what the projects.E012 check and an error page (which hides the whole
         # CREDENTIALS entry by its name) show.
         credentials = {
-            f"{prefix}{key}": (env.http_url if key == "IAM_ENDPOINT" else env.str)(f"{prefix}{key}", default="")
+            f"{prefix}{key}": (env.http_url if key == "IAM_ENDPOINT" else env.str)(
+                f"{prefix}{key}", default=""
+            )
             for key in CONNECTION_CREDENTIALS[auth]
         }
         connection = {"ENDPOINT": endpoint, "AUTH": auth, "CREDENTIALS": credentials}

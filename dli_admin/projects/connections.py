@@ -88,7 +88,9 @@ def _default_connection() -> Connection:
         values = tuple(getattr(settings, variable) for variable in variables)
         if all(values):
             return Connection(DEFAULT_CONNECTION, settings.DLI_ENDPOINT, auth, credentials=values, missing=())
-    return Connection(DEFAULT_CONNECTION, settings.DLI_ENDPOINT, "", credentials=(), missing=("DLI_AK", "DLI_SK"))
+    return Connection(
+        DEFAULT_CONNECTION, settings.DLI_ENDPOINT, "", credentials=(), missing=("DLI_AK", "DLI_SK")
+    )
 
 
 def dli_client_for(project: DliProject) -> DliClient:
@@ -105,7 +107,9 @@ def dli_client_for(project: DliProject) -> DliClient:
         from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
         from dli_admin.simulator.server import embedded
 
-        return _client(embedded().url, project.project_id, connection.name, ("aksk", DEMO_ACCESS_KEY, DEMO_SECRET_KEY))
+        return _client(
+            embedded().url, project.project_id, connection.name, ("aksk", DEMO_ACCESS_KEY, DEMO_SECRET_KEY)
+        )
     if connection.problem:
         raise DliNotConfigured(connection.problem)
     return _client(endpoint, project.project_id, connection.name, (connection.auth, *connection.credentials))

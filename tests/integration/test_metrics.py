@@ -175,10 +175,12 @@ def test_the_values_match_the_database_before_and_after_a_batch(enabled, simulat
 
     sent = simulator.requests(op="batch_delete")
     assert [r.status for r in sent].count(429) == 1
-    assert delta("dli_admin_dli_calls_total", connection="default", operation="batch_delete", status="429") == 1
-    assert delta("dli_admin_dli_calls_total", connection="default", operation="batch_delete", status="200") == sum(
-        r.status == 200 for r in sent
+    assert (
+        delta("dli_admin_dli_calls_total", connection="default", operation="batch_delete", status="429") == 1
     )
+    assert delta(
+        "dli_admin_dli_calls_total", connection="default", operation="batch_delete", status="200"
+    ) == sum(r.status == 200 for r in sent)
     assert delta("dli_admin_dli_throttled_total", connection="default", operation="batch_delete") == 1
     assert delta("dli_admin_dli_call_duration_seconds_count", operation="batch_delete") == len(sent)
     reads = simulator.requests(op="list")
@@ -354,8 +356,22 @@ def test_two_gunicorn_workers_answer_the_same_sums(tmp_path):
                 value(samples, "dli_admin_http_request_duration_seconds_count", view="dli-healthz") == healthy
             )
             assert value(samples, "dli_admin_batches", state="queued") == 0
-            assert value(samples, "dli_admin_dli_calls_total", connection="default", operation="batch_delete", status="429") == 1
-            assert value(samples, "dli_admin_dli_throttled_total", connection="default", operation="batch_delete") == 1
+            assert (
+                value(
+                    samples,
+                    "dli_admin_dli_calls_total",
+                    connection="default",
+                    operation="batch_delete",
+                    status="429",
+                )
+                == 1
+            )
+            assert (
+                value(
+                    samples, "dli_admin_dli_throttled_total", connection="default", operation="batch_delete"
+                )
+                == 1
+            )
             scraped += 1
     finally:
         server.terminate()
