@@ -58,6 +58,7 @@ class AuditKind(models.TextChoices):
     RESULT = "result", "result"
     REFUSAL = "refusal", "refusal"
     CANCEL = "cancel", "cancel"  # someone asked a running batch to stop
+    USER = "user", "user"  # a user account added or deactivated (manage.py user)
 
 
 class AuditOutcome(models.TextChoices):

@@ -290,3 +290,20 @@ def audit_cancel_record(
         reason="cancel requested: jobs not yet sent will not be sent",
     )
     _append([(record, [])], durable=False)
+
+
+def audit_user_record(*, username: str, change: str, user_agent: str) -> None:
+    """Record that a user account was added or deactivated (who may log in at all), from the command line.
+
+    No project: only auditors and superusers read these records. The actor is the command line itself
+    (no dli-admin user is logged in there); `user_agent` says which command.
+    """
+    record = AuditRecord(
+        kind=AuditKind.USER,
+        actor_id=None,
+        actor_username="",
+        project_id="",
+        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason=_clean(f"user {username}: {change}", 500),
+    )
+    _append([(record, [])], durable=False)
