@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.core.checks import CheckMessage, Error, register
+from django.core.checks import Warning as CheckWarning
 from django.db import DatabaseError
 
 from .connections import connection_named, connection_names
@@ -14,7 +15,7 @@ from .models import DEFAULT_CONNECTION, DliProject
 
 @register()
 def check_connections(app_configs: Iterable[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
-    """Every project's connection exists and every connection in use or configured has its credentials.
+    """Every project's connection exists (W011) and every configured connection has its credentials (E012).
 
     The messages name connections and variables only, never a value.
     """
@@ -30,12 +31,13 @@ def check_connections(app_configs: Iterable[Any] | None = None, **kwargs: Any) -
         if name not in known:
             more = f" and {len(project_ids) - 3} more" if len(project_ids) > 3 else ""
             shown = ", ".join(project_ids[:3]) + more
+            # A warning: only these projects are cut off, and every command (the fix included) still runs.
             errors.append(
-                Error(
+                CheckWarning(
                     f"project {shown} uses the DLI connection {name!r}, which is not configured",
                     hint=f"Add {name} to DLI_CONNECTIONS (known: {', '.join(known)}), or move the project: "
                     f"manage.py dli_project add PROJECT_ID --name NAME --connection {DEFAULT_CONNECTION}",
-                    id="projects.E011",
+                    id="projects.W011",
                 )
             )
     for name in known:

@@ -304,8 +304,8 @@ def test_the_checks_name_a_missing_credential_and_an_unknown_connection_never_a_
     DliProject.objects.create(project_id=EU_PROJECT.id, name="eu", connection="prod-us")
 
     errors = {message.id: message for message in connection_errors()}
-    assert set(errors) == {"projects.E011", "projects.E012"}
-    assert "DLI connection 'prod-us', which is not configured" in errors["projects.E011"].msg
+    assert set(errors) == {"projects.W011", "projects.E012"}
+    assert "DLI connection 'prod-us', which is not configured" in errors["projects.W011"].msg
     assert "prod-eu (aksk) has no credentials in DLI_CONNECTION_PROD_EU_SK" in errors["projects.E012"].msg
     shown = " ".join(f"{m.msg} {m.hint}" for m in errors.values())
     assert EU_AK not in shown and STAGING_TOKEN not in shown
