@@ -55,6 +55,14 @@ VALUES = {
     "DLI_BATCH_WAVE": "200",
     "DLI_CONFIRM_NAME_THRESHOLD": "5",
     "DLI_ADMIN_METRICS_TOKEN": "metrics-settings-test-token-0000000000001",
+    "DLI_CONNECTIONS": "prod-eu",
+}
+# The variables of the connection DLI_CONNECTIONS names (.env.example describes them in comments).
+CONNECTION = {
+    "DLI_CONNECTION_PROD_EU_ENDPOINT": "https://dli.eu-nl.otc.t-systems.com",
+    "DLI_CONNECTION_PROD_EU_AUTH": "aksk",
+    "DLI_CONNECTION_PROD_EU_AK": "AKSETTINGSTEST000002",
+    "DLI_CONNECTION_PROD_EU_SK": "SkSettingsTest00000000000000000000000002",
 }
 NOT_SETTINGS = {
     "DLI_ADMIN_ENV_FILE": "names the .env file itself",
@@ -96,13 +104,17 @@ def test_every_documented_variable_is_covered_here():
 
 def test_every_variable_reads_the_same_from_a_file_as_from_the_environment(base, tmp_path):
     env = {"DLI_ADMIN_ENV_FILE": ""}
-    from_values = settings_json(env | VALUES)
-    from_files = settings_json(env | as_files(tmp_path, VALUES))
+    from_values = settings_json(env | VALUES | CONNECTION)
+    from_files = settings_json(env | as_files(tmp_path, VALUES | CONNECTION))
     assert from_files == from_values
     assert from_values != settings_json(base), "the values must change the settings"
     assert from_values["DLI_IAM_PASSWORD"] == "$tarts with a dollar"
     assert from_values["DLI_ENDPOINT"] == "https://dli.eu-de.otc.t-systems.com"
     assert from_values["DATABASES"]["default"]["HOST"] == "db.example.internal"
+    assert (
+        from_values["DLI_CONNECTIONS"]["prod-eu"]["CREDENTIALS"]["DLI_CONNECTION_PROD_EU_SK"]
+        == CONNECTION["DLI_CONNECTION_PROD_EU_SK"]
+    )
 
 
 def test_allowed_hosts_a_timeout_and_debug_come_from_files(base, tmp_path):
