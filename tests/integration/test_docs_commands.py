@@ -132,11 +132,30 @@ def test_the_documented_commands_work_on_postgresql(tmp_path, settings):
             )
 
 
+def test_the_documented_connections_configure_each_project(tmp_path):
+    shell = Shell(tmp_path, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite3'}")
+    secrets_dir = tmp_path / "run-secrets"
+    secrets_dir.mkdir()
+    for name in ("prod_eu_ak", "prod_eu_sk", "staging_iam_password"):
+        (secrets_dir / name).write_text(f"{name}-value-for-the-docs-test\n")
+    block = blocks("deployment.md")["connections"].replace("/run/secrets/", f"{secrets_dir}/")
+    shell.ok("python manage.py migrate --noinput")
+    listed = shell.ok(block).splitlines()
+    assert "0123456789abcdef0123456789abcdef  analytics-prod  prod-eu  (the connection's endpoint)" in listed
+    assert (
+        "fedcba9876543210fedcba9876543210  analytics-staging  staging  (the connection's endpoint)" in listed
+    )
+    assert "System check identified no issues" in listed[-1]
+    # A credential not set: every command stops, naming the variable and no value.
+    missing = shell.run(
+        block.replace(f"export DLI_CONNECTION_PROD_EU_SK_FILE={secrets_dir}/prod_eu_sk\n", "")
+    )
+    assert missing.returncode == 1 and "projects.E012" in missing.stderr
+    assert "DLI_CONNECTION_PROD_EU_SK" in missing.stderr and "prod_eu_ak-value" not in missing.stderr
+
+
 def test_every_marked_block_is_run_by_a_test():
-    marked = {
-        (page, name)
-        for page in ("users-and-roles.md", "audit.md", "upgrade-and-backup.md")
-        for name in blocks(page)
-    }
+    pages = ("users-and-roles.md", "audit.md", "upgrade-and-backup.md", "deployment.md")
+    marked = {(page, name) for page in pages for name in blocks(page)}
     run_here = Path(__file__).read_text()
     assert all(f'"{name}"' in run_here for _, name in marked), marked
