@@ -88,9 +88,7 @@ def _default_connection() -> Connection:
         values = tuple(getattr(settings, variable) for variable in variables)
         if all(values):
             return Connection(DEFAULT_CONNECTION, settings.DLI_ENDPOINT, auth, credentials=values, missing=())
-    return Connection(
-        DEFAULT_CONNECTION, settings.DLI_ENDPOINT, "", credentials=(), missing=("DLI_AK", "DLI_SK")
-    )
+    return Connection(DEFAULT_CONNECTION, settings.DLI_ENDPOINT, "", credentials=(), missing=())
 
 
 def dli_client_for(project: DliProject) -> DliClient:

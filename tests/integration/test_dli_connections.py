@@ -8,6 +8,7 @@ deleted (through a real worker) on its own simulator, and no simulator ever sees
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from io import StringIO
 
@@ -230,6 +231,32 @@ def test_a_worker_deletes_each_projects_jobs_on_its_own_connection(connected, ac
     assert {r.project_id for r in accounts["staging"].requests()} == {STAGING_PROJECT.id}
     assert not simulator.requests(op="batch_delete")
     assert not any(refusals(s) for s in (*accounts.values(), simulator))
+
+
+def test_the_command_line_plans_on_the_projects_own_connection(connected, accounts, simulator):
+    staging = add_project(STAGING_PROJECT, "staging")
+    make_user("conn-cli", ("operator", staging))
+    ids = [
+        accounts["staging"].add_job(staging.project_id, name=f"cli-conn-{n}", status="job_finish")
+        for n in range(3)
+    ]
+    out = StringIO()
+    call_command(
+        "flink_jobs_delete",
+        "--project",
+        staging.project_id,
+        "--as",
+        "conn-cli",
+        "--name",
+        "cli-conn-",
+        "--dry-run",
+        "--json",
+        stdout=out,
+        stderr=StringIO(),
+    )
+    assert json.loads(out.getvalue())["eligible"] == len(ids)
+    assert {r.project_id for r in accounts["staging"].requests()} == {STAGING_PROJECT.id}
+    assert not simulator.requests() and not refusals(accounts["staging"])
 
 
 def test_a_project_whose_connection_is_gone_says_so_and_calls_nothing(connected, accounts, settings):
