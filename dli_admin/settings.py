@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "dli_admin.accounts",
     "dli_admin.projects",
     "dli_admin.audit",
+    "dli_admin.access",
     "dli_admin.deletes",
     "dli_admin.dashboard",
     "dli_admin.simulator",
