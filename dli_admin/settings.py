@@ -170,8 +170,8 @@ DLI_ADMIN_SSO = bool(DLI_ADMIN_OIDC_CLIENT_ID)
 DLI_ADMIN_PASSWORD_LOGIN = env.bool("DLI_ADMIN_PASSWORD_LOGIN", default=True)
 if not DLI_ADMIN_PASSWORD_LOGIN and not DLI_ADMIN_SSO:
     raise ImproperlyConfigured(
-        "DLI_ADMIN_PASSWORD_LOGIN=0 needs single sign-on (DLI_ADMIN_OIDC_CLIENT_ID and the rest of docs/sso.md): "
-        "otherwise nobody could log in"
+        "DLI_ADMIN_PASSWORD_LOGIN=0 needs single sign-on (DLI_ADMIN_OIDC_CLIENT_ID and the rest of "
+        "docs/sso.md): otherwise nobody could log in"
     )
 if not DLI_ADMIN_PASSWORD_LOGIN:
     AUTHENTICATION_BACKENDS = []
@@ -194,7 +194,9 @@ if DLI_ADMIN_SSO:
     OIDC_OP_TOKEN_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_TOKEN_ENDPOINT")
     OIDC_OP_USER_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_USERINFO_ENDPOINT")
     OIDC_OP_JWKS_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_JWKS_ENDPOINT")
-    OIDC_RP_SIGN_ALGO = env.str("DLI_ADMIN_OIDC_SIGN_ALGO", default="RS256", choices=("RS256", "ES256", "PS256"))
+    OIDC_RP_SIGN_ALGO = env.str(
+        "DLI_ADMIN_OIDC_SIGN_ALGO", default="RS256", choices=("RS256", "ES256", "PS256")
+    )
     OIDC_RP_SCOPES = env.str("DLI_ADMIN_OIDC_SCOPES", default="openid email profile groups")
     OIDC_USE_PKCE = True
     OIDC_TOKEN_USE_BASIC_AUTH = True  # the secret goes in a header, never in a logged form body

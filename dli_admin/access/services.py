@@ -122,9 +122,8 @@ def grant_set(
 ) -> Grant:
     """Give `user` the role (one role per user and project: an existing grant's role is replaced)."""
     with transaction.atomic():
-        grant = Grant.objects.select_for_update().filter(user=user, project=project).first()
-        if grant is None:
-            grant = Grant(user=user, project=project)
+        found = Grant.objects.select_for_update().filter(user=user, project=project).first()
+        grant = found or Grant(user=user, project=project)
         grant.role, grant.source = Role(role), source
         return grant_save(origin, grant)
 
@@ -242,6 +241,6 @@ def grants_follow_groups(origin: Origin, user, wanted: Mapping[DliProject | None
             if grant.source == GrantSource.SSO and grant.project not in wanted:
                 grant_revoke(origin, grant)
         for project, role in wanted.items():
-            grant = held.get(project.pk if project else None)
-            if grant is None or grant.source == GrantSource.SSO:
+            current = held.get(project.pk if project else None)
+            if current is None or current.source == GrantSource.SSO:
                 grant_set(origin, user=user, role=role, project=project, source=GrantSource.SSO)

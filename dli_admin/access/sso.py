@@ -45,7 +45,9 @@ def wanted_roles(
         if group not in groups:
             continue
         current = wanted.get(project_id)
-        if current is None or (role in PROJECT_ROLES and PROJECT_ROLES.index(role) > PROJECT_ROLES.index(current)):
+        if current is None or (
+            role in PROJECT_ROLES and PROJECT_ROLES.index(role) > PROJECT_ROLES.index(current)
+        ):
             wanted[project_id] = role
     projects = {p.project_id: p for p in DliProject.objects.filter(project_id__in=[i for i in wanted if i])}
     result: dict[DliProject | None, str] = {}
@@ -55,7 +57,9 @@ def wanted_roles(
         elif project_id in projects:
             result[projects[project_id]] = role
         else:
-            logger.warning("single sign-on: DLI_ADMIN_OIDC_GROUP_ROLES names project %s, which is not added", project_id)
+            logger.warning(
+                "single sign-on: DLI_ADMIN_OIDC_GROUP_ROLES names project %s, which is not added", project_id
+            )
     return result
 
 
@@ -109,7 +113,9 @@ class GroupsOidcBackend(OIDCAuthenticationBackend):
         model = get_user_model()
         if model.objects.filter(username=username).exists():
             # A local user of that name is not taken over by whoever holds that name at the provider.
-            raise SuspiciousOperation(f"a user named {username!r} exists and is not this single sign-on account")
+            raise SuspiciousOperation(
+                f"a user named {username!r} exists and is not this single sign-on account"
+            )
         with transaction.atomic():
             user = model(username=username, email=str(claims.get("email") or ""))
             user.set_unusable_password()  # signs in only through the provider

@@ -55,7 +55,11 @@ def idp(live_server, tmp_path):
         issuer = line.split()[1]
 
         def set_users(**groups: list[str]) -> None:
-            users.write_text(json.dumps({name: {"email": f"{name}@example.com", "groups": g} for name, g in groups.items()}))
+            users.write_text(
+                json.dumps(
+                    {name: {"email": f"{name}@example.com", "groups": g} for name, g in groups.items()}
+                )
+            )
 
         set_users()
         yield SimpleNamespace(issuer=issuer, set_users=set_users)
@@ -161,12 +165,18 @@ def test_a_login_creates_the_user_and_its_grants_follow_its_groups_at_each_login
     records = AuditRecord.objects.filter(kind=AuditKind.ACCESS, source="sso").order_by("seq")
     reasons = [record.reason for record in records]
     assert reasons[0] == "added user alice (active)"
-    assert f"changed alice's role in project {project_a.name} ({project_a.project_id}) from operator to viewer (single sign-on group)" in reasons
+    assert (
+        f"changed alice's role in project {project_a.name} ({project_a.project_id}) from operator to viewer"
+        " (single sign-on group)" in reasons
+    )
     assert reasons[-2:] == [
         f"revoked viewer of project {project_a.name} ({project_a.project_id}) from alice",
         f"revoked viewer of project {project_b.name} ({project_b.project_id}) from alice",
     ]
-    assert all(record.actor_username == "alice" and "[unrelated]" in json.loads(record.message)["by"] for record in records[len(records) - 2 :])
+    assert all(
+        record.actor_username == "alice" and "[unrelated]" in json.loads(record.message)["by"]
+        for record in records[len(records) - 2 :]
+    )
     assert csp_violations == []
 
 

@@ -252,9 +252,7 @@ def user_form(user, **flags) -> dict:
 def test_the_admin_records_user_flags_permissions_and_deletes(admin_client, project_a, outsider, viewer):
     change = reverse("admin:auth_user_change", args=[outsider.pk])
     assert admin_client.post(change, user_form(outsider, is_staff=True, is_superuser=True)).status_code == 302
-    assert (
-        admin_client.post(change, user_form(outsider, is_staff=True, is_active=False)).status_code == 302
-    )
+    assert admin_client.post(change, user_form(outsider, is_staff=True, is_active=False)).status_code == 302
     permission = Permission.objects.get(codename="change_grant")
     form = user_form(outsider, is_staff=True) | {"user_permissions": [permission.pk]}
     assert admin_client.post(change, form).status_code == 302

@@ -79,17 +79,16 @@ class Command(BaseCommand):
         with transaction.atomic():
             projects = []
             for project_id, name in seeds:
-                project = DliProject.objects.filter(project_id=project_id).first() or DliProject(
-                    project_id=project_id
-                )
+                found = DliProject.objects.filter(project_id=project_id).first()
+                project = found or DliProject(project_id=project_id)
                 project.name, project.endpoint = name, endpoint
                 project_save(origin, project)
                 projects.append(project)
             for username, grants in demo_roles(projects).items():
                 passwords[username] = self._ensure_user(origin, username, passwords.get(username))
-                for role, project in grants:
+                for role, where in grants:
                     user = get_user_model().objects.get(username=username)
-                    grant_set(origin, user=user, role=role, project=project)
+                    grant_set(origin, user=user, role=role, project=where)
         self._save_passwords(logins_file, passwords)
         self.stdout.write(f"Demo projects (DLI at {endpoint or 'the embedded simulator'}):")
         for project in projects:
