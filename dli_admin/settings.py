@@ -67,6 +67,8 @@ ALLOWED_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser (Django's, audited) is the one manage.py runs.
+    "dli_admin.access",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -78,7 +80,6 @@ INSTALLED_APPS = [
     "dli_admin.accounts",
     "dli_admin.projects",
     "dli_admin.audit",
-    "dli_admin.access",
     "dli_admin.deletes",
     "dli_admin.dashboard",
     "dli_admin.simulator",

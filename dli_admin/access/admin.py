@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.contrib.auth import get_user_model
+
+# Imported, not only found by the admin's autodiscovery (which follows INSTALLED_APPS, where this app
+# comes first): it registers User and Group, which are replaced below.
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 

@@ -198,8 +198,7 @@ def user_save(origin: Origin, user) -> None:
             return
         name = user.get_username()
         if before is None:
-            held = ", ".join(flag.removeprefix("is_") for flag, on in after.items() if on) or "no flags"
-            summary = f"added user {name} ({held})"
+            summary = _added_summary(user, after)
         else:
             changes = [
                 f"{'now' if after[flag] else 'no longer'} {flag.removeprefix('is_')}"
@@ -210,13 +209,31 @@ def user_save(origin: Origin, user) -> None:
         _record(origin, None, summary, {"change": "user", **_subject(user), "before": before, "after": after})
 
 
+def _added_summary(user, flags: dict[str, bool]) -> str:
+    held = ", ".join(flag.removeprefix("is_") for flag, on in flags.items() if on) or "no flags"
+    return f"added user {user.get_username()} ({held})"
+
+
+def user_added_record(origin: Origin, user) -> None:
+    """Record a user that Django's own code made (createsuperuser), right after it did."""
+    after = _flags(user)
+    _record(
+        origin,
+        None,
+        _added_summary(user, after),
+        {"change": "user", **_subject(user), "before": None, "after": after},
+    )
+
+
 def user_rights_record(origin: Origin, user, before: Mapping[str, list], after: Mapping[str, list]) -> None:
     """Record a change of a user's Django groups or model permissions (what the admin lets a staff user
     change), which the admin saves after the user itself."""
     if dict(before) == dict(after):
         return
     summary = f"user {user.get_username()}: admin groups or permissions changed"
-    _record(origin, None, summary, {"change": "user", **_subject(user), "before": before, "after": after})
+    _record(
+        origin, None, summary, {"change": "user-rights", **_subject(user), "before": before, "after": after}
+    )
 
 
 def user_delete(origin: Origin, user) -> None:
@@ -244,3 +261,35 @@ def grants_follow_groups(origin: Origin, user, wanted: Mapping[DliProject | None
             current = held.get(project.pk if project else None)
             if current is None or current.source == GrantSource.SSO:
                 grant_set(origin, user=user, role=role, project=project, source=GrantSource.SSO)
+
+
+# --- What the audit log did not see ---------------------------------------------------------------
+
+
+def record_found(origin: Origin, *, user_id: int, username: str, project_id: str, found, recorded) -> None:
+    """Record a grant or a user's flags as found in the database where the audit log says otherwise
+    (`access_verify --baseline`): made before such changes were audited, or written around dli-admin.
+    The record says "found", never who did it: nobody knows."""
+    subject = {"subject": username, "subject_id": user_id, "found": True}
+    project = DliProject.objects.filter(project_id=project_id).first() if project_id else None
+    where = _where(project) if project_id else "all projects"
+    if isinstance(found, str) or isinstance(recorded, str):
+        if found:
+            summary = f"found in the database, not in the audit log: {username} is {found} of {where}"
+            change = {"change": "grant", **subject, "role": found, "before": recorded, "grant": "found"}
+        else:
+            summary = f"found missing from the database: {username} is no longer {recorded} of {where}"
+            change = {"change": "revoke", **subject, "role": recorded, "grant": "found"}
+    else:
+        summary = f"found in the database, not in the audit log: user {username} with flags {found}"
+        change = {"change": "user", **subject, "before": recorded, "after": found}
+    audit_access_record(
+        actor=origin.actor,
+        source=origin.source,
+        project_id=project_id,
+        project_name=project.name if project else "",
+        summary=summary,
+        change={**change, "by": origin.by} if origin.by else change,
+        client_ip=origin.client_ip,
+        user_agent=origin.user_agent,
+    )
