@@ -215,3 +215,24 @@ def test_the_login_page_shows_the_button_only_when_single_sign_on_is_on(client, 
     page = client.get(reverse("login"), {"sso": "failed"}).content.decode()
     assert 'id="sso-login"' in page and 'name="password"' in page
     assert "Single sign-on did not sign you in" in page
+
+
+def test_the_client_secret_never_reaches_a_log_line_or_an_error_report(settings, rf):
+    import logging
+
+    from dli_admin.accounts.logs import RedactSecretsFilter
+    from dli_admin.accounts.reporting import NoSecretsExceptionReporter
+
+    settings.OIDC_RP_CLIENT_SECRET = SECRET
+    line = logging.LogRecord(
+        "mozilla_django_oidc", logging.ERROR, __file__, 1, "token call with %s", (SECRET,), None
+    )
+    RedactSecretsFilter().filter(line)
+    assert SECRET not in line.getMessage()
+
+    try:
+        client_secret = SECRET  # noqa: F841  a local variable, as in the library's token request
+        raise RuntimeError(f"token endpoint said no to {SECRET}")
+    except RuntimeError as error:
+        report = NoSecretsExceptionReporter(rf.get("/"), type(error), error, error.__traceback__)
+        assert SECRET not in report.get_traceback_html() + report.get_traceback_text()
