@@ -5,13 +5,13 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv chromium lint format check-deploy clean
+.PHONY: run test venv chromium test-idp lint format check-deploy clean
 
 # The dashboard and a background worker (and, with no DLI_ENDPOINT, the DLI simulator they share).
 run: $(VENV)/.installed
 	PY=$(PY) HOST=$(HOST) PORT=$(PORT) scripts/run-dev
 
-test: $(VENV)/.installed-dev chromium
+test: $(VENV)/.installed-dev chromium test-idp
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 venv: $(VENV)/.installed
@@ -32,6 +32,9 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt $(VENV)/.installed
 chromium:
 	@scripts/ensure-chromium
 
+test-idp:
+	@scripts/ensure-test-idp
+
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -49,4 +52,4 @@ check-deploy: $(VENV)/.installed
 	$(PY) manage.py check --deploy --fail-level WARNING
 
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var tests/idp/node_modules

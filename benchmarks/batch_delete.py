@@ -61,7 +61,7 @@ def main() -> None:
     from dli_admin.deletes import services
     from dli_admin.deletes.models import BatchState, DeleteBatch
     from dli_admin.dli import AkSkAuth, DliClient
-    from dli_admin.projects.models import DliProject, Grant
+    from dli_admin.projects.models import DliProject, Grant, recorded_change
     from dli_admin.simulator.credentials import DEMO_ACCESS_KEY, DEMO_SECRET_KEY
     from dli_admin.simulator.server import Simulator
 
@@ -116,8 +116,9 @@ def main() -> None:
                             pid, status="job_finish", user_name=rng.choice(OWNERS), job_type=rng.choice(TYPES)
                         )
                     ids = [simulator.add_job(pid, name=f"cleanup-{k}", status="job_finish") for k in range(n)]
-                    project = DliProject.objects.create(project_id=pid, name=pid)
-                    Grant.objects.create(user=user, project=project, role="operator")
+                    with recorded_change():  # set-up, not a change anyone made
+                        project = DliProject.objects.create(project_id=pid, name=pid)
+                        Grant.objects.create(user=user, project=project, role="operator")
                     simulator.clear_faults()
                     simulator.set_fault(pid, "latency", args.latency)
                     if one_by_one_per_job is None:

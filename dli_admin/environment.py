@@ -54,6 +54,18 @@ def origin(value: str) -> str:
     return value
 
 
+GROUP_ROLE = re.compile(r"\A([^=@,\s]+)=(?:(viewer|operator|owner)@([A-Za-z0-9]{1,64})|(auditor))\Z")
+
+
+def group_role(value: str) -> tuple[str, str, str]:
+    """GROUP=ROLE@PROJECT_ID (a project role) or GROUP=auditor, as (group, role, project id or "")."""
+    match = GROUP_ROLE.match(value)
+    if not match:
+        raise ValueError(value)
+    group, project_role, project_id, auditor = match.groups()
+    return (group, project_role, project_id) if project_role else (group, auditor, "")
+
+
 def _boolean(value: str) -> bool:
     if value.lower() in TRUE:
         return True
@@ -77,6 +89,7 @@ EXPECTED: dict[Any, str] = {
     _finite: "a number, e.g. 15 or 2.5",
     host_name: "comma-separated host names (not URLs), e.g. dli-admin.example.com,.example.org",
     origin: "comma-separated origins (scheme://host[:port]), e.g. https://dli-admin.example.com",
+    group_role: "comma-separated GROUP=ROLE@PROJECT_ID (viewer, operator, owner) or GROUP=auditor",
 }
 
 

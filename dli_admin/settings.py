@@ -18,7 +18,7 @@ from pathlib import Path
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
-from dli_admin.environment import Env, dli_connections, host_name, origin, read_dot_env
+from dli_admin.environment import Env, dli_connections, group_role, host_name, origin, read_dot_env
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Read once, from the checkout dli-admin runs from (it is not installed, so importlib.metadata cannot).
@@ -67,6 +67,8 @@ ALLOWED_HOSTS = env.list(
 )
 
 INSTALLED_APPS = [
+    # First, so that its createsuperuser (Django's, audited) is the one manage.py runs.
+    "dli_admin.access",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -160,6 +162,54 @@ DLI_ADMIN_LOGIN_FAILURE_LIMIT = 10
 DLI_ADMIN_LOGIN_COOLOFF = env.int("DLI_ADMIN_LOGIN_COOLOFF", default=15 * 60)
 if DLI_ADMIN_LOGIN_COOLOFF < 60:  # shorter would make the lockout a formality
     raise ImproperlyConfigured("DLI_ADMIN_LOGIN_COOLOFF must be at least 60 seconds")
+
+# --- Single sign-on with OpenID Connect (docs/sso.md): off unless DLI_ADMIN_OIDC_CLIENT_ID is set -------
+DLI_ADMIN_OIDC_CLIENT_ID = env.str("DLI_ADMIN_OIDC_CLIENT_ID", default="")
+DLI_ADMIN_SSO = bool(DLI_ADMIN_OIDC_CLIENT_ID)
+# Local username and password logins; off, the password form and password change are gone (docs/sso.md
+# says how to turn them on again when the identity provider is down).
+DLI_ADMIN_PASSWORD_LOGIN = env.bool("DLI_ADMIN_PASSWORD_LOGIN", default=True)
+if not DLI_ADMIN_PASSWORD_LOGIN and not DLI_ADMIN_SSO:
+    raise ImproperlyConfigured(
+        "DLI_ADMIN_PASSWORD_LOGIN=0 needs single sign-on (DLI_ADMIN_OIDC_CLIENT_ID and the rest of "
+        "docs/sso.md): otherwise nobody could log in"
+    )
+if not DLI_ADMIN_PASSWORD_LOGIN:
+    AUTHENTICATION_BACKENDS = []
+
+
+def _sso_url(var: str) -> str:
+    if not (value := env.http_url(var)):
+        raise ImproperlyConfigured(f"{var} is not set: single sign-on (DLI_ADMIN_OIDC_CLIENT_ID) needs it")
+    return value
+
+
+if DLI_ADMIN_SSO:
+    AUTHENTICATION_BACKENDS = [*AUTHENTICATION_BACKENDS, "dli_admin.access.sso.GroupsOidcBackend"]
+    OIDC_RP_CLIENT_ID = DLI_ADMIN_OIDC_CLIENT_ID
+    OIDC_RP_CLIENT_SECRET = env.str("DLI_ADMIN_OIDC_CLIENT_SECRET")  # or DLI_ADMIN_OIDC_CLIENT_SECRET_FILE
+    # The issuer, as the ID token's "iss" must name it; the endpoints are in its
+    # /.well-known/openid-configuration (docs/sso.md).
+    DLI_ADMIN_OIDC_ISSUER = _sso_url("DLI_ADMIN_OIDC_ISSUER")
+    OIDC_OP_AUTHORIZATION_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_AUTHORIZATION_ENDPOINT")
+    OIDC_OP_TOKEN_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_TOKEN_ENDPOINT")
+    OIDC_OP_USER_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_USERINFO_ENDPOINT")
+    OIDC_OP_JWKS_ENDPOINT = _sso_url("DLI_ADMIN_OIDC_JWKS_ENDPOINT")
+    OIDC_RP_SIGN_ALGO = env.str(
+        "DLI_ADMIN_OIDC_SIGN_ALGO", default="RS256", choices=("RS256", "ES256", "PS256")
+    )
+    OIDC_RP_SCOPES = env.str("DLI_ADMIN_OIDC_SCOPES", default="openid email profile groups")
+    OIDC_USE_PKCE = True
+    OIDC_TOKEN_USE_BASIC_AUTH = True  # the secret goes in a header, never in a logged form body
+    OIDC_TIMEOUT = 10
+    OIDC_AUTHENTICATION_CALLBACK_URL = "dli-sso-callback"
+    OIDC_STORE_ACCESS_TOKEN = OIDC_STORE_ID_TOKEN = False  # no token is kept in the session
+    LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+    # The claims that name a user and their groups, and which groups give which roles: comma-separated
+    # GROUP=ROLE@PROJECT_ID (viewer, operator, owner) or GROUP=auditor (docs/sso.md).
+    DLI_ADMIN_OIDC_USERNAME_CLAIM = env.str("DLI_ADMIN_OIDC_USERNAME_CLAIM", default="preferred_username")
+    DLI_ADMIN_OIDC_GROUPS_CLAIM = env.str("DLI_ADMIN_OIDC_GROUPS_CLAIM", default="groups")
+    DLI_ADMIN_OIDC_GROUP_ROLES = env.list("DLI_ADMIN_OIDC_GROUP_ROLES", cast=group_role, default=[])
 
 PASSWORD_HASHERS = [
     "django.contrib.auth.hashers.Argon2PasswordHasher",

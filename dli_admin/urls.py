@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", healthz, name="dli-healthz"),
     path("metrics", metrics, name="dli-metrics"),  # for Prometheus, with a bearer token, not a session
     path("accounts/", include("dli_admin.accounts.urls")),  # our login and password change views first
+    path("accounts/sso/", include("dli_admin.access.urls")),  # single sign-on (404 while it is off)
     # Only what dli-admin uses: no password reset pages (they would send mail, unthrottled).
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(

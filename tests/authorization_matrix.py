@@ -51,6 +51,11 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
     "dli-metrics": ("GET", False, {"-": dict.fromkeys(ROLES, 404)}),
     "login": ("GET", False, {"-": EVERYONE_200}),
     "logout": ("POST", True, {"-": dict.fromkeys(ROLES, 302)}),
+    # Single sign-on, off in the test settings: 404 for everyone. On, the start redirects anyone to the
+    # identity provider and the callback answers only a state this browser's session holds:
+    # tests/integration/test_sso.py and tests/browser/test_sso_browser.py.
+    "dli-sso-start": ("GET", False, {"-": dict.fromkeys(ROLES, 404)}),
+    "dli-sso-callback": ("GET", False, {"-": dict.fromkeys(ROLES, 404)}),
     "password_change": ("GET", False, {"-": SIGNED_IN_200}),
     "password_change_done": ("GET", False, {"-": SIGNED_IN_200}),
     "dli-project-list": ("GET", False, {"-": SIGNED_IN_200}),

@@ -24,7 +24,7 @@ import os
 
 import pytest
 
-from tests.helpers import make_user
+from tests.helpers import make_project, make_user
 
 # Playwright's sync API runs an event loop in the test thread; Django must still allow ORM calls there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
@@ -71,18 +71,16 @@ def simulator(dli_simulator_server, settings):
 
 @pytest.fixture
 def project_a(db):
-    from dli_admin.projects.models import DliProject
     from dli_admin.simulator.seed import DEMO_PROJECTS
 
-    return DliProject.objects.create(project_id=DEMO_PROJECTS[0].id, name=DEMO_PROJECTS[0].name)
+    return make_project(DEMO_PROJECTS[0].id, DEMO_PROJECTS[0].name)
 
 
 @pytest.fixture
 def project_b(db):
-    from dli_admin.projects.models import DliProject
     from dli_admin.simulator.seed import DEMO_PROJECTS
 
-    return DliProject.objects.create(project_id=DEMO_PROJECTS[1].id, name=DEMO_PROJECTS[1].name)
+    return make_project(DEMO_PROJECTS[1].id, DEMO_PROJECTS[1].name)
 
 
 @pytest.fixture

@@ -42,14 +42,23 @@ def make_user(username: str, *grants, superuser: bool = False):
     """A user with PASSWORD and one Grant per (role, project); tests take the cast's fixtures instead."""
     from django.contrib.auth import get_user_model
 
-    from dli_admin.projects.models import Grant
+    from dli_admin.projects.models import Grant, recorded_change
 
     user = get_user_model().objects.create_user(
         username, password=PASSWORD, is_superuser=superuser, is_staff=superuser
     )
-    for role, project in grants:
-        Grant.objects.create(user=user, role=role, project=project)
+    with recorded_change():  # the cast is set up, not granted by anyone: no audit record
+        for role, project in grants:
+            Grant.objects.create(user=user, role=role, project=project)
     return user
+
+
+def make_project(project_id: str, name: str, **fields):
+    """A DliProject set up for a test, without an audit record (the cast's projects are made so)."""
+    from dli_admin.projects.models import DliProject, recorded_change
+
+    with recorded_change():
+        return DliProject.objects.create(project_id=project_id, name=name, **fields)
 
 
 def sign(

@@ -25,7 +25,14 @@ _STANDARD_ATTRS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asct
 _SKIPPED_EXTRAS = frozenset({"request"})
 
 # Settings whose values must never reach a log line.
-SECRET_SETTINGS = ("DLI_SK", "DLI_AUTH_TOKEN", "DLI_IAM_PASSWORD", "SECRET_KEY", "DLI_ADMIN_METRICS_TOKEN")
+SECRET_SETTINGS = (
+    "DLI_SK",
+    "DLI_AUTH_TOKEN",
+    "DLI_IAM_PASSWORD",
+    "SECRET_KEY",
+    "DLI_ADMIN_METRICS_TOKEN",
+    "OIDC_RP_CLIENT_SECRET",
+)
 REDACTED = "[redacted]"
 
 

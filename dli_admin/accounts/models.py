@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -23,3 +24,27 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.client_ip}: {self.failures} failures"
+
+
+class SsoIdentity(models.Model):
+    """The identity provider's account (issuer and "sub", which never change) that signs in as a user.
+
+    Users are found by this, never by e-mail or name: an identity provider account named like a local
+    superuser does not become that superuser.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sso_identity"
+    )
+    issuer = models.CharField(max_length=255)
+    subject = models.CharField(max_length=255)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "subject"], name="accounts_sso_issuer_subject"),
+        ]
+        verbose_name = "single sign-on identity"
+
+    def __str__(self) -> str:
+        return f"{self.user} from {self.issuer}"

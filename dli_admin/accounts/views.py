@@ -9,7 +9,8 @@ from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
 from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import render
 from django.template import loader
 from django.utils.cache import patch_vary_headers
@@ -30,6 +31,19 @@ class LoginView(auth_views.LoginView):
     exists, and a locked-out attempt never reaches the password check.
     """
 
+    def get_context_data(self, **kwargs) -> dict:
+        return {
+            **super().get_context_data(**kwargs),
+            "sso": settings.DLI_ADMIN_SSO,
+            "password_login": settings.DLI_ADMIN_PASSWORD_LOGIN,
+            "sso_failed": "sso" in self.request.GET,
+        }
+
+    def post(self, request, *args, **kwargs) -> HttpResponse:
+        if not settings.DLI_ADMIN_PASSWORD_LOGIN:
+            raise PermissionDenied("Password login is turned off: sign in with single sign-on.")
+        return super().post(request, *args, **kwargs)
+
     def form_invalid(self, form: AuthenticationForm) -> HttpResponse:
         username = form.data.get("username", "")
         locked_for = username and login_throttle_locked_for(
@@ -47,6 +61,11 @@ class PasswordChangeView(auth_views.PasswordChangeView):
     """Django's password change, behind the login throttle (429 while this user is locked out here)."""
 
     form_class = ThrottledPasswordChangeForm
+
+    def dispatch(self, request, *args, **kwargs) -> HttpResponseBase:
+        if not settings.DLI_ADMIN_PASSWORD_LOGIN:
+            raise Http404("Password login is turned off: passwords are kept by the identity provider.")
+        return super().dispatch(request, *args, **kwargs)
 
     def get_form_kwargs(self) -> dict:
         return {**super().get_form_kwargs(), "client_ip": client_ip(self.request)}

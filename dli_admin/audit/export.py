@@ -9,8 +9,8 @@ from operator import itemgetter
 
 from django.db.models import Q
 
-from .models import AuditIntentJob, AuditKind, AuditRecord
-from .selectors import REFUSED, AuditFilters, date_range, read_snapshot
+from .models import AuditIntentJob, AuditKind, AuditRecord, access_change
+from .selectors import ACCESS, REFUSED, AuditFilters, date_range, read_snapshot
 
 # CSV header -> the name _export_row takes it by.
 EXPORT_COLUMNS = {
@@ -31,6 +31,10 @@ EXPORT_COLUMNS = {
     "client ip": "client_ip",
     "source": "source",
     "seq": "seq",
+    # An access change: the subject user, the role, and before/after as JSON (the record's message).
+    "subject": "subject",
+    "role": "role",
+    "change": "change",
 }
 
 
@@ -48,7 +52,7 @@ def audit_export_rows(
     results/refusals, merged on seq: memory stays flat at any size.
     """
     lines = AuditIntentJob.objects.all()
-    records = AuditRecord.objects.filter(kind__in=[AuditKind.RESULT, AuditKind.REFUSAL])
+    records = AuditRecord.objects.filter(kind__in=[AuditKind.RESULT, AuditKind.REFUSAL, AuditKind.ACCESS])
     if scope is not None:
         lines, records = lines.filter(project_id__in=scope), records.filter(project_id__in=scope)
     if filters.actor:
@@ -64,6 +68,8 @@ def audit_export_rows(
     lines, records = date_range(lines, filters, "record__"), date_range(records, filters)
     if filters.outcome == REFUSED:
         lines, records = lines.none(), records.filter(kind=AuditKind.REFUSAL)
+    elif filters.outcome == ACCESS:
+        lines, records = lines.none(), records.filter(kind=AuditKind.ACCESS)
     elif filters.outcome:
         lines, records = lines.none(), records.filter(kind=AuditKind.RESULT, outcome=filters.outcome)
     wanted_id = ""  # a refusal's rows: only the refused id the job filter asks for
@@ -130,6 +136,22 @@ def audit_export_rows(
                         duration_ms=r.duration_ms,
                         source=r.source,
                         seq=r.seq,
+                    ),
+                )
+                continue
+            if r.kind == AuditKind.ACCESS:
+                change = access_change(r.message)
+                yield (
+                    (r.seq, 0),
+                    _export_row(
+                        **common,
+                        message=r.reason,
+                        client_ip=r.client_ip,
+                        source=r.source,
+                        seq=r.seq,
+                        subject=change.get("subject", ""),
+                        role=change.get("role", ""),
+                        change=r.message,
                     ),
                 )
                 continue

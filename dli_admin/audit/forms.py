@@ -7,7 +7,7 @@ from django import forms
 from dli_admin.projects.models import project_id_validator
 
 from .models import AuditOutcome
-from .selectors import MAX_ID, REFUSED, AuditFilters
+from .selectors import ACCESS, MAX_ID, REFUSED, AuditFilters
 
 
 class AuditFilterForm(forms.Form):
@@ -18,7 +18,8 @@ class AuditFilterForm(forms.Form):
         required=False, max_length=64, validators=[project_id_validator], label="Project id"
     )
     outcome = forms.ChoiceField(
-        required=False, choices=[("", "any"), *AuditOutcome.choices, (REFUSED, "refused")]
+        required=False,
+        choices=[("", "any"), *AuditOutcome.choices, (REFUSED, "refused"), (ACCESS, "access change")],
     )
     job = forms.CharField(required=False, max_length=255, label="Job id or name")
     date_from = forms.DateField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))

@@ -3,6 +3,8 @@ hash version 2, SHA-256 before), written only by audit.services."""
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 
 from .chain import RECORD_FIELDS
@@ -58,7 +60,16 @@ class AuditKind(models.TextChoices):
     RESULT = "result", "result"
     REFUSAL = "refusal", "refusal"
     CANCEL = "cancel", "cancel"  # someone asked a running batch to stop
-    USER = "user", "user"  # a user account added or deactivated (manage.py user)
+    ACCESS = "access", "access change"  # a change of who may do what (dli_admin.access.services)
+
+
+def access_change(message: str) -> dict:
+    """An access record's change as data ({} when the message is not the JSON object one holds)."""
+    try:
+        change = json.loads(message)
+    except ValueError:
+        return {}
+    return change if isinstance(change, dict) else {}
 
 
 class AuditOutcome(models.TextChoices):
@@ -71,10 +82,16 @@ class AuditOutcome(models.TextChoices):
 class AuditSource(models.TextChoices):
     DELETE = "delete", "delete"
     RECONCILE = "reconcile", "reconcile"
+    # Where an access change came from: a management command, the Django admin, a single sign-on login.
+    COMMAND = "command", "command"
+    ADMIN = "admin", "admin"
+    SSO = "sso", "single sign-on"
 
 
 class AuditRecord(AppendOnlyModel):
-    """One link of the chain: a batch's intent, one job's result, or a refused delete.
+    """One link of the chain: a batch's intent, one job's result, a refused delete, a cancel, or an access
+    change (a grant, revoke, project or user flag change: `reason` says it in words, `message` holds it as
+    JSON, `source` where it came from).
 
     The actor is stored as id and username as they were (no foreign key), so deleting or renaming a
     user changes nothing here. Result fields (job_id ... duration_ms) are empty for other kinds.
@@ -124,6 +141,12 @@ class AuditRecord(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.kind} {self.project_id} by {self.actor_username or 'anonymous'}"
+
+    @property
+    def access_by(self) -> str:
+        """For an access change made by a command: the operating system account that ran it."""
+        by = access_change(self.message).get("by", "") if self.kind == AuditKind.ACCESS else ""
+        return by if isinstance(by, str) else ""
 
     def chain_values(self) -> tuple:
         return tuple(getattr(self, name) for name in RECORD_FIELDS)

@@ -133,6 +133,7 @@ def audit_chain_verify(
 # --- Review pages ---------------------------------------------------------------------------------
 
 REFUSED = "refused"  # the outcome filter's name for refusals
+ACCESS = "access"  # the outcome filter's name for access changes (grants, projects, user flags)
 PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # job ids and seqs are 64-bit signed integers in the database
 
@@ -146,7 +147,7 @@ def _in_order(counts: dict[str, int]) -> list[tuple[str, int]]:
 class AuditFilters:
     actor: str = ""  # username, exact
     project_id: str = ""
-    outcome: str = ""  # an AuditOutcome value, or REFUSED
+    outcome: str = ""  # an AuditOutcome value, REFUSED or ACCESS
     job: str = ""  # digits: a job id; anything else: part of a job name
     date_from: date | None = None  # local dates, both inclusive
     date_to: date | None = None
@@ -241,6 +242,8 @@ def _heads(scope: set[str] | None, filters: AuditFilters) -> QuerySet[AuditRecor
     heads = _seq_range(heads, filters)
     if filters.outcome == REFUSED:
         heads = heads.filter(kind=AuditKind.REFUSAL)
+    elif filters.outcome == ACCESS:
+        heads = heads.filter(kind=AuditKind.ACCESS)
     elif filters.outcome:  # only results have an outcome; only intents share their batch id
         results = AuditRecord.objects.filter(batch_id=OuterRef("batch_id"), outcome=filters.outcome)
         heads = heads.filter(Exists(results))

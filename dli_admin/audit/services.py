@@ -6,6 +6,7 @@ over the client address and user agent as strings (see client_ip_for) and nothin
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Sequence
@@ -292,18 +293,40 @@ def audit_cancel_record(
     _append([(record, [])], durable=False)
 
 
-def audit_user_record(*, username: str, change: str, user_agent: str) -> None:
-    """Record that a user account was added or deactivated (who may log in at all), from the command line.
+ACCESS_SOURCES = (AuditSource.COMMAND, AuditSource.ADMIN, AuditSource.SSO)
 
-    No project: only auditors and superusers read these records. The actor is the command line itself
-    (no dli-admin user is logged in there); `user_agent` says which command.
+
+def audit_access_record(
+    *,
+    actor,
+    source: str,
+    project_id: str,
+    project_name: str,
+    summary: str,
+    change: dict,
+    client_ip: str = "",
+    user_agent: str = "",
+) -> None:
+    """Record a change of who may do what: a grant, revoke, project or user flag change.
+
+    Inside the caller's transaction, which also makes the change (dli_admin.access.services): the change
+    and its record commit together or not at all. `summary` is the sentence the audit page shows;
+    `change` the same as data (kind of change, subject user, role, before and after), kept as JSON in
+    the record's message. A command has no actor; `change["by"]` then says which account ran it.
     """
+    if source not in ACCESS_SOURCES:
+        raise ValueError(f"unknown access change source {source!r}")
+    actor_id, username = _actor(actor)
     record = AuditRecord(
-        kind=AuditKind.USER,
-        actor_id=None,
-        actor_username="",
-        project_id="",
+        kind=AuditKind.ACCESS,
+        source=source,
+        actor_id=actor_id,
+        actor_username=username,
+        project_id=_clean(project_id, 64),
+        project_name=_clean(project_name, 100),
+        client_ip=_clean(client_ip, 64),
         user_agent=_clean(user_agent, USER_AGENT_LENGTH),
-        reason=_clean(f"user {username}: {change}", 500),
+        reason=_clean(summary, 500),
+        message=_clean(json.dumps(change, sort_keys=True, separators=(",", ":"), default=str), 2000),
     )
     _append([(record, [])], durable=False)

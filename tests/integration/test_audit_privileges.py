@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from dli_admin.access import services
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import AuditJobResult, audit_refusal_record, audit_results_record
 
@@ -57,6 +58,16 @@ def test_the_app_role_appends_through_the_services(as_app_role):
     )
 
     assert AuditRecord.objects.count() == 2
+
+
+def test_the_app_role_changes_grants_only_with_their_audit_records(as_app_role, project_a, outsider):
+    origin = services.command_origin()
+    grant = services.grant_set(origin, user=outsider, role="operator", project=project_a)
+    services.grant_revoke(origin, grant)
+
+    assert (
+        list(AuditRecord.objects.order_by("seq").values_list("kind", "source")) == [("access", "command")] * 2
+    )
 
 
 @pytest.mark.parametrize(

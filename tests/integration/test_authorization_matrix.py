@@ -17,9 +17,9 @@ from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import audit_intent_record
 from dli_admin.deletes import services
 from dli_admin.projects.jobs import JobRef
-from dli_admin.projects.models import DliProject
 from dli_admin.simulator.seed import DEMO_PROJECTS
 from tests.authorization_matrix import ADMIN_LOGIN, ADMIN_SAMPLES, LOGIN, MATRIX, ROLES
+from tests.helpers import make_project
 
 pytestmark = pytest.mark.django_db
 
@@ -36,7 +36,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
     """Project "own" (project_a) and the conftest cast, one user per role; project "other"
     (DEMO_PROJECTS[2]), where the cast has no grant; and in each project a stopped job to select, and a
     job whose delete the audit log has no result for (to "check again")."""
-    other = DliProject.objects.create(project_id=DEMO_PROJECTS[2].id, name=DEMO_PROJECTS[2].name)
+    other = make_project(DEMO_PROJECTS[2].id, DEMO_PROJECTS[2].name)
     users = {
         "outsider": outsider,
         "viewer": viewer,

@@ -8,6 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
+from dli_admin.access.services import command_origin, project_delete
 from dli_admin.audit.models import AuditKind, AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
 from dli_admin.deletes import runner, services
@@ -256,7 +257,7 @@ def test_an_outage_that_ends_in_time_ends_with_every_job_deleted(simulator, proj
 def test_a_project_removed_while_queued_ends_the_batch_with_every_job_skipped(simulator, project_a, operator):
     ids = add_jobs(simulator, project_a, 2)
     batch = confirm(operator, project_a, ids)
-    project_a.delete()
+    project_delete(command_origin(), project_a)
 
     assert runner.batch_run(batch.pk).state == "ended"
 

@@ -67,7 +67,7 @@ def test_grant_and_revoke_explain_mistakes(outsider, args, message):
 
 
 def test_demo_setup_creates_one_user_per_role_and_reuses_them(settings, tmp_path, monkeypatch):
-    from dli_admin.projects.management.commands import demo_setup
+    from dli_admin.access.management.commands import demo_setup
 
     settings.DLI_ENDPOINT = ""
     monkeypatch.setattr(demo_setup, "LOGINS_FILE", tmp_path / "demo-logins.txt")

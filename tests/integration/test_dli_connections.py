@@ -29,7 +29,7 @@ from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.models import DliProject
 from dli_admin.simulator.credentials import Credentials
 from dli_admin.simulator.seed import DEMO_PROJECTS
-from tests.helpers import make_user, start_worker, stop, wait_for
+from tests.helpers import make_project, make_user, start_worker, stop, wait_for
 
 pytestmark = pytest.mark.django_db
 
@@ -328,7 +328,7 @@ def test_the_checks_name_a_missing_credential_and_an_unknown_connection_never_a_
     variables = environment(accounts, tmp_path)
     del variables["DLI_CONNECTION_PROD_EU_SK_FILE"]
     settings.DLI_CONNECTIONS = dli_connections(Env(variables))
-    DliProject.objects.create(project_id=EU_PROJECT.id, name="eu", connection="prod-us")
+    make_project(EU_PROJECT.id, "eu", connection="prod-us")
 
     errors = {message.id: message for message in connection_errors()}
     assert set(errors) == {"projects.W011", "projects.E012"}

@@ -77,8 +77,8 @@ def run_users_and_audit_pages(shell: Shell) -> None:
     assert "alice  active  operator of 0123456789abcdef0123456789abcdef" in listed
     assert "bob  active  auditor" in listed
     audit = blocks("audit.md")
-    assert "checked against the checkpoint of record 3" in shell.ok(audit["checkpoints"])
-    assert "audit chain OK: 3 records" in shell.ok(audit["verify"])
+    assert "checked against the checkpoint of record 7" in shell.ok(audit["checkpoints"])
+    assert "audit chain OK: 7 records" in shell.ok(audit["verify"])
     assert shell.ok(audit["reconcile"]).count("nothing to settle") == 2
 
 
@@ -88,8 +88,8 @@ def restore_and_verify(shell: Shell, **env: str) -> None:
     assert broken.returncode == 1 and "audit chain BROKEN" in broken.stderr, (
         "records after the backup are gone"
     )
-    assert "audit chain OK: 3 records" in shell.ok(page["restore-verify"], **env)
-    assert "audit chain OK: 3 records" in shell.ok(page["restore-checkpoints"], **env)
+    assert "audit chain OK: 7 records" in shell.ok(page["restore-verify"], **env)
+    assert "audit chain OK: 7 records" in shell.ok(page["restore-checkpoints"], **env)
     assert (shell.cwd / "audit-checkpoints.jsonl.before-restore").exists()
 
 

@@ -56,6 +56,19 @@ VALUES = {
     "DLI_CONFIRM_NAME_THRESHOLD": "5",
     "DLI_ADMIN_METRICS_TOKEN": "metrics-settings-test-token-0000000000001",
     "DLI_CONNECTIONS": "prod-eu",
+    "DLI_ADMIN_OIDC_CLIENT_ID": "dli-admin",
+    "DLI_ADMIN_OIDC_CLIENT_SECRET": "oidc-settings-test-secret-0000000001",
+    "DLI_ADMIN_OIDC_ISSUER": "https://sso.example.com/realms/platform",
+    "DLI_ADMIN_OIDC_AUTHORIZATION_ENDPOINT": "https://sso.example.com/realms/platform/auth",
+    "DLI_ADMIN_OIDC_TOKEN_ENDPOINT": "https://sso.example.com/realms/platform/token",
+    "DLI_ADMIN_OIDC_USERINFO_ENDPOINT": "https://sso.example.com/realms/platform/userinfo",
+    "DLI_ADMIN_OIDC_JWKS_ENDPOINT": "https://sso.example.com/realms/platform/certs",
+    "DLI_ADMIN_OIDC_SIGN_ALGO": "ES256",
+    "DLI_ADMIN_OIDC_SCOPES": "openid profile groups",
+    "DLI_ADMIN_OIDC_USERNAME_CLAIM": "email",
+    "DLI_ADMIN_OIDC_GROUPS_CLAIM": "roles",
+    "DLI_ADMIN_OIDC_GROUP_ROLES": "ops=operator@abc123, auditors=auditor",
+    "DLI_ADMIN_PASSWORD_LOGIN": "off",
 }
 # The variables of the connection DLI_CONNECTIONS names (.env.example describes them in comments).
 CONNECTION = {

@@ -28,7 +28,7 @@ def user(*args: str, stdin: str = "") -> str:
 
 def user_records() -> list[str]:
     return list(
-        AuditRecord.objects.filter(kind=AuditKind.USER).order_by("seq").values_list("reason", flat=True)
+        AuditRecord.objects.filter(kind=AuditKind.ACCESS).order_by("seq").values_list("reason", flat=True)
     )
 
 
@@ -39,9 +39,9 @@ def test_add_makes_a_user_who_is_no_admin_and_logs_in_with_the_password(client):
     assert alice.is_active and not alice.is_staff and not alice.is_superuser
     assert alice.email == "alice@example.com"
     assert client.login(username="alice", password=PASSWORD)
-    assert user_records() == ["user alice: added with a password, no role"]
-    record = AuditRecord.objects.get(kind=AuditKind.USER)
-    assert record.user_agent == "dli-admin command line (manage.py user)" and record.project_id == ""
+    assert user_records() == ["added user alice (active)"]
+    record = AuditRecord.objects.get(kind=AuditKind.ACCESS)
+    assert record.source == "command" and record.project_id == ""
 
 
 def test_add_without_a_password_makes_a_user_who_cannot_log_in_with_one(client):
@@ -80,7 +80,7 @@ def test_deactivate_stops_logins_and_open_sessions_and_keeps_the_roles(viewer, c
     assert not client.login(username="victor", password=PASSWORD)
     assert get_user_model().objects.get(username="victor").dli_grants.count() == 1
     assert "inactive already" in user("deactivate", "victor")
-    assert user_records() == ["user victor: deactivated"]
+    assert user_records() == ["user victor: no longer active"]
 
 
 def test_deactivate_refuses_an_unknown_user():
@@ -112,8 +112,6 @@ def test_an_auditor_reads_user_records_in_the_audit_log_and_an_owner_does_not(au
     user("add", "alice", "--no-password")
     client.force_login(auditor)
     page = client.get("/audit/")
-    assert (
-        page.status_code == 200 and "user alice: added without a password, no role" in page.content.decode()
-    )
+    assert page.status_code == 200 and "added user alice (active)" in page.content.decode()
     client.force_login(owner)
-    assert "user alice" not in client.get("/audit/").content.decode()
+    assert "added user alice" not in client.get("/audit/").content.decode()

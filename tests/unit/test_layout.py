@@ -17,6 +17,9 @@ ALLOWED = {
     "accounts": set(),
     "projects": {"accounts", "dli", "simulator"},  # the embedded simulator is the default connection
     "audit": {"accounts", "projects"},
+    # Changes of who may do what, each audited: grants, projects, user flags, single sign-on; demo_setup
+    # registers the embedded simulator's projects.
+    "access": {"audit", "projects", "accounts", "simulator"},
     "deletes": {"audit", "projects", "dli", "accounts"},
     "dashboard": {"deletes", "audit", "projects", "dli", "accounts"},
     # /metrics reads batches and the audit log; projects names its DLI observer in settings, not by import.

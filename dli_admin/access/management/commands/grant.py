@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
-from dli_admin.projects.models import PROJECT_ROLES, DliProject, Grant, Role
+from dli_admin.access.services import command_origin, grant_set
+from dli_admin.projects.models import PROJECT_ROLES, DliProject, Role
 
 
 def parse_grant(options) -> tuple:
@@ -33,17 +33,17 @@ def add_grant_arguments(parser) -> None:
 
 
 class Command(BaseCommand):
-    help = "Give a user a role: viewer/operator/owner of a project (--project), or auditor of all."
+    help = (
+        "Give a user a role: viewer/operator/owner of a project (--project), or auditor of all. "
+        "Recorded in the audit log."
+    )
 
     def add_arguments(self, parser):
         add_grant_arguments(parser)
 
     def handle(self, *args, **options):
         user, role, project = parse_grant(options)
-        with transaction.atomic():
-            # One role per user and project: granting again replaces the role.
-            grant, created = Grant.objects.update_or_create(
-                user=user, project=project, defaults={"role": role}
-            )
+        # One role per user and project: granting again replaces the role (and makes the grant manual).
+        grant_set(command_origin(), user=user, role=role, project=project)
         where = f"project {project.project_id}" if project else "all projects"
         self.stdout.write(f"{user.username} is now {role} of {where}")

@@ -1,8 +1,7 @@
 """`manage.py user add|list|deactivate`: plain (non-superuser) accounts without the Django admin.
 
-Roles are given with `grant` and taken with `revoke`. Adding and deactivating are recorded in the audit
-chain (kind "user"), as changes of who may log in. The command lives in the audit app because it
-writes the log; accounts sits below audit (docs/architecture.md).
+Roles are given with `grant` and taken with `revoke`. Adding and deactivating go through
+dli_admin.access.services, so each is an access change in the audit log, like every change of who may do what.
 """
 
 from __future__ import annotations
@@ -13,11 +12,8 @@ import sys
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import transaction
 
-from dli_admin.audit.services import audit_user_record
-
-USER_AGENT = "dli-admin command line (manage.py user)"  # what the audit log shows as the client
+from dli_admin.access.services import command_origin, user_save
 
 
 class Command(BaseCommand):
@@ -74,9 +70,7 @@ class Command(BaseCommand):
                 raise CommandError(f"password refused: {' '.join(error.messages)}") from None
             user.set_password(password)
             how = "with a password"
-        with transaction.atomic():
-            user.save()
-            audit_user_record(username=username, change=f"added {how}, no role", user_agent=USER_AGENT)
+        user_save(command_origin(), user)
         self.stdout.write(f"added user {username} ({how}); give roles with `manage.py grant {username} ROLE`")
 
     def _password(self, from_stdin: bool) -> str:
@@ -99,10 +93,8 @@ class Command(BaseCommand):
         if not user.is_active:
             self.stdout.write(f"user {username} is inactive already")
             return
-        with transaction.atomic():
-            user.is_active = False
-            user.save(update_fields=["is_active"])
-            audit_user_record(username=username, change="deactivated", user_agent=USER_AGENT)
+        user.is_active = False
+        user_save(command_origin(), user)
         self.stdout.write(f"deactivated user {username}: they can no longer log in; their roles are kept")
 
     def _list(self) -> None:

@@ -16,7 +16,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from dli_admin.projects.models import DliProject, Grant, Role
+from dli_admin.access.services import Origin, command_origin, grant_set, project_save, user_save
+from dli_admin.projects.models import DliProject, Role
 from dli_admin.simulator import control
 from dli_admin.simulator.seed import DEMO_PROJECTS
 
@@ -74,21 +75,20 @@ class Command(BaseCommand):
         if len(seeds) < 3:
             raise CommandError(f"the simulator has {len(seeds)} projects; the demo roles need 3")
         passwords = self._load_passwords(logins_file)
+        origin = command_origin()  # every project, user and grant made here is in the audit log
         with transaction.atomic():
-            projects = [
-                DliProject.objects.update_or_create(
-                    project_id=project_id, defaults={"name": name, "endpoint": endpoint}
-                )[0]
-                for project_id, name in seeds
-            ]
+            projects = []
+            for project_id, name in seeds:
+                found = DliProject.objects.filter(project_id=project_id).first()
+                project = found or DliProject(project_id=project_id)
+                project.name, project.endpoint = name, endpoint
+                project_save(origin, project)
+                projects.append(project)
             for username, grants in demo_roles(projects).items():
-                passwords[username] = self._ensure_user(username, passwords.get(username))
-                for role, project in grants:
-                    Grant.objects.update_or_create(
-                        user=get_user_model().objects.get(username=username),
-                        project=project,
-                        defaults={"role": role},
-                    )
+                passwords[username] = self._ensure_user(origin, username, passwords.get(username))
+                for role, where in grants:
+                    user = get_user_model().objects.get(username=username)
+                    grant_set(origin, user=user, role=role, project=where)
         self._save_passwords(logins_file, passwords)
         self.stdout.write(f"Demo projects (DLI at {endpoint or 'the embedded simulator'}):")
         for project in projects:
@@ -97,7 +97,7 @@ class Command(BaseCommand):
         for username, password in passwords.items():
             self.stdout.write(f"  {username:<9} {password}")
 
-    def _ensure_user(self, username: str, known_password: str | None) -> str:
+    def _ensure_user(self, origin: Origin, username: str, known_password: str | None) -> str:
         user_model = get_user_model()
         user = user_model.objects.filter(username=username).first()
         if user is not None and known_password and user.check_password(known_password):
@@ -107,7 +107,7 @@ class Command(BaseCommand):
             user = user_model(username=username, email=f"{username}@example.invalid")
         user.is_superuser = user.is_staff = username == "admin"
         user.set_password(password)
-        user.save()
+        user_save(origin, user)
         return password
 
     def _load_passwords(self, logins_file: Path) -> dict[str, str]:
