@@ -58,6 +58,7 @@ class AuditKind(models.TextChoices):
     RESULT = "result", "result"
     REFUSAL = "refusal", "refusal"
     CANCEL = "cancel", "cancel"  # someone asked a running batch to stop
+    POLICY = "policy", "policy"  # a cleanup policy or a project's webhook was created, changed or removed
 
 
 class AuditOutcome(models.TextChoices):
