@@ -97,7 +97,9 @@ def policy_save(
 ) -> CleanupPolicy:
     """Create (policy None) or change a policy from a valid PolicyForm; audited with what changed."""
     require_owner(requester, project, "change cleanup policies")
-    before = {name: _describe(policy, name) for name in AUDITED_FIELDS} if policy else {}
+    # As stored: a validated ModelForm has already written the new values into its instance.
+    stored = CleanupPolicy.objects.filter(pk=policy.pk).first() if policy else None
+    before = {name: _describe(stored, name) for name in AUDITED_FIELDS} if stored else {}
     with transaction.atomic():
         saved: CleanupPolicy = form.save(commit=False)
         saved.project = project
