@@ -348,7 +348,7 @@ def _counts(preview: Preview) -> str:
 def policy_run_now(*, requester: Requester, policy: CleanupPolicy) -> PolicyRun:
     """A run outside the schedule, asked for by an owner (page or command line)."""
     require_owner(requester, policy.project, "run cleanup policies")
-    slot = timezone.now().replace(microsecond=0)
+    slot = timezone.now()
     run = run_claim(policy, slot, manual=True)
     if run is None:
         raise deletes.SelectionError("This policy was started a moment ago: wait a second and try again.")
