@@ -21,6 +21,7 @@ NAME_RULE = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,59}$"
 
 
 class PolicyForm(forms.ModelForm):
+    active_statuses = ACTIVE_STATUSES  # offered by no page, refused with a message from the command line
     name = forms.RegexField(
         regex=NAME_RULE,
         max_length=60,

@@ -63,7 +63,7 @@ class RunState(models.TextChoices):
     RUNNING = "running", "running"  # claimed: reading DLI
     REPORTED = "reported", "reported"  # report only: nothing deleted
     STOPPED = "stopped", "stopped"  # a safety rule stopped it: nothing deleted
-    QUEUED = "queued", "batch queued"  # handed to the delete batch
+    QUEUED = "queued", "batch made"  # handed to a delete batch (its page says how it went)
     NOTHING = "nothing", "nothing to delete"
     FAILED = "failed", "failed"  # DLI could not be read, or the owner may not delete
 
