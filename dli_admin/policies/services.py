@@ -323,22 +323,23 @@ def policy_run(run: PolicyRun, *, now: datetime | None = None) -> PolicyRun:
             if not keep:
                 return _finish(run, RunState.NOTHING, "every selected job became active", matched=0)
             plan = deletes.flink_jobs_delete_plan(requester=requester, project=policy.project, job_ids=keep)
-        batch = deletes.flink_jobs_delete(
-            requester=requester,
-            project=policy.project,
-            token=plan.token,
-            confirm_name=policy.project.name,  # an owner confirmed this policy when saving it
-            via=f"policy {policy.name}"[:32],
-        )
+        with transaction.atomic():  # the batch and its link to the run, or neither
+            batch = deletes.flink_jobs_delete(
+                requester=requester,
+                project=policy.project,
+                token=plan.token,
+                confirm_name=policy.project.name,  # an owner confirmed this policy when saving it
+                via=f"policy {policy.name}"[:32],
+            )
+            return _finish(
+                run,
+                RunState.QUEUED,
+                f"batch of {len(plan.eligible)} job(s): {_counts(preview)}",
+                matched=matched,
+                batch=batch,
+            )
     except (PermissionDenied, deletes.SelectionError, DliError, DliNotConfigured) as error:
         return _finish(run, RunState.FAILED, f"not deleted: {error}", matched=matched)
-    return _finish(
-        run,
-        RunState.QUEUED,
-        f"batch of {len(plan.eligible)} job(s): {_counts(preview)}",
-        matched=matched,
-        batch=batch,
-    )
 
 
 def _counts(preview: Preview) -> str:
@@ -372,14 +373,30 @@ def policies_due(now: datetime) -> list[tuple[CleanupPolicy, datetime]]:
 def policies_tick(now: datetime | None = None) -> list[PolicyRun]:
     """Run every due policy once for its latest slot; what cron's `cleanup_policy tick` and the task do."""
     now = now or timezone.now()
+    runs_abandoned()
     runs = []
     for policy, slot in policies_due(now):
         run = run_claim(policy, slot)
         if run is None:
             continue  # another worker has this slot
         log.info("cleanup policy %s (#%s): running the slot of %s", policy.name, policy.pk, slot.isoformat())
-        runs.append(policy_run(run, now=now))
+        try:
+            runs.append(policy_run(run, now=now))
+        except Exception:  # one policy's fault (the database, say) must not keep the others from running
+            log.exception("cleanup policy %s (#%s): the run failed", policy.name, policy.pk)
+            runs.append(_finish(run, RunState.FAILED, "the run failed: see the worker's log"))
     return runs
+
+
+RUN_PATIENCE = timedelta(minutes=15)  # far longer than a run's DLI reads take
+
+
+def runs_abandoned() -> int:
+    """Runs whose worker died before they ended (a batch, once made, carries on by itself): they read
+    failed. Their slot is not run again: the next slot is."""
+    return PolicyRun.objects.filter(
+        state=RunState.RUNNING, batch__isnull=True, started_at__lt=timezone.now() - RUN_PATIENCE
+    ).update(state=RunState.FAILED, ended_at=timezone.now(), message="its worker stopped during the run")
 
 
 def _tick_schedule() -> None:

@@ -247,3 +247,38 @@ def test_two_workers_on_the_same_slot_run_it_once(simulator, project_a, owner):
         thread.join(60)
     assert sorted(len(runs) for runs in results) == [0, 1]
     assert PolicyRun.objects.count() == 1 and DeleteBatch.objects.count() == 1
+
+
+@pytest.mark.django_db
+def test_a_run_whose_worker_died_reads_failed_and_the_next_slot_runs(simulator, project_a, owner):
+    policy = make_policy(owner, project_a, mode="report")
+    due(policy)
+    stale = services.run_claim(policy, timezone.now() - timedelta(days=1))
+    PolicyRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - timedelta(hours=1))
+    (run,) = services.policies_tick()
+    stale.refresh_from_db()
+    assert stale.state == RunState.FAILED and "worker stopped" in stale.message
+    assert run.state == RunState.NOTHING  # it ran: no job of its queue exists
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_worker_processes_run_a_slot_once(simulator, project_a, owner):
+    """Two real `db_worker` processes, each handed ticks at once: one run, one batch, each job sent once."""
+    from dli_admin.policies.tasks import run_due_policies
+    from tests.helpers import start_worker, stop, wait_for
+
+    jobs = add_jobs(simulator, project_a)
+    policy = make_policy(owner, project_a)
+    due(policy)
+    for _ in range(6):
+        run_due_policies.enqueue()
+    workers = [start_worker(simulator, f"policy-worker-{n}") for n in range(2)]
+    try:
+        wait_for(
+            lambda: DeleteBatch.objects.filter(state="ended").exists(), timeout=60, what="the policy's batch"
+        )
+    finally:
+        outputs = [stop(worker) for worker in workers]
+    assert PolicyRun.objects.count() == 1 and DeleteBatch.objects.count() == 1, outputs
+    sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
+    assert sorted(sent) == sorted([jobs["old_done"], jobs["old_failed"]])
