@@ -1,4 +1,4 @@
-"""Cleanup policies in a real headless Chromium (DEBUG off): create, preview, run, on a desktop and a phone."""
+"""Cleanup policies in headless Chromium (DEBUG off): create, preview, run, on a desktop and a phone."""
 
 from __future__ import annotations
 

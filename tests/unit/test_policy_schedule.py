@@ -15,7 +15,10 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def policy(at: time, *, schedule="daily", weekday=None, zone=BERLIN, since=utc(2026, 1, 1)):
+NEW_YEAR = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def policy(at: time, *, schedule="daily", weekday=None, zone=BERLIN, since=NEW_YEAR):
     return SimpleNamespace(schedule=schedule, weekday=weekday, at_time=at, zone=zone, schedule_from=since)
 
 
