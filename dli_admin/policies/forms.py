@@ -72,6 +72,14 @@ class PolicyForm(forms.ModelForm):
             "max_jobs": "a run that would delete more stops and reports instead",
         }
 
+    def full_clean(self) -> None:
+        super().full_clean()
+        # A field in error says so to a screen reader, and points at its message (form.html's ids).
+        for name in self.errors:
+            if name in self.fields:
+                attrs = {"aria-invalid": "true", "aria-describedby": f"{self[name].auto_id}-error"}
+                self.fields[name].widget.attrs.update(attrs)
+
     def clean_statuses(self) -> list[str]:
         statuses: list[str] = self.cleaned_data["statuses"]
         active = [status_label(status) for status in statuses if status in ACTIVE_STATUSES]

@@ -23,8 +23,9 @@ def policy_of(project: DliProject, policy_id: int) -> CleanupPolicy:
     return policy
 
 
-def policy_runs(policy: CleanupPolicy) -> list[PolicyRun]:
-    return list(PolicyRun.objects.filter(policy=policy).select_related("batch")[:HISTORY_ROWS])
+def policy_runs(policy: CleanupPolicy, limit: int = HISTORY_ROWS) -> list[PolicyRun]:
+    """The policy's runs, newest slot first."""
+    return list(PolicyRun.objects.filter(policy=policy).select_related("batch")[:limit])
 
 
 def policy_delivery_failures(policy: CleanupPolicy) -> list[WebhookDelivery]:

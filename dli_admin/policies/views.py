@@ -60,7 +60,10 @@ def _owner_project(request: AuthenticatedHttpRequest, project_id: str) -> DliPro
 def policy_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse:
     project, role = _project(request, project_id)
     now = timezone.now()
-    rows = [(policy, policy_next_slot(policy, now)) for policy in selectors.policies_of(project)]
+    rows = [
+        (policy, policy_next_slot(policy, now), selectors.policy_runs(policy, limit=1))
+        for policy in selectors.policies_of(project)
+    ]
     context = {
         "project": project,
         "role": role,

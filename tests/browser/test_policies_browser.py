@@ -84,6 +84,13 @@ def test_an_owner_creates_previews_and_runs_a_policy(
     expect(page.locator("table.runs")).to_contain_text("3 jobs, ended")
     page.screenshot(path=artifacts_dir / f"policy-detail-{width}.png", full_page=True)
     no_sideways_scroll(page)
+    page.goto(f"{live_server.url}/projects/{pid}/policies/")
+    expect(page.locator("table.policies")).to_contain_text("batch made")
+    page.click("text=browser-nightly")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Remove the policy ...?"
+    page.click("text=Delete policy")
+    expect(page.locator(".messages")).to_contain_text("Policy browser-nightly removed")
+    expect(page.locator("table.policies")).to_have_count(0)
     assert csp_violations == []
 
 

@@ -159,3 +159,11 @@ def test_the_webhook_is_owner_only_shown_by_its_host_and_audited_without_its_pat
     assert (
         "webhook removed" in AuditRecord.objects.filter(kind=AuditKind.POLICY).order_by("-seq").first().reason
     )
+
+
+def test_policy_changes_read_as_such_in_the_audit_log(simulator, project_a, owner):
+    client = signed_in(owner)
+    create(client, project_a)
+    page = client.get(reverse("dli-audit-list")).content.decode()
+    assert "cleanup policy or webhook" in page and "cleanup policy &#x27;nightly&#x27; created" in page
+    assert "refused" not in page.split("audit-policy", 1)[1].split("</tbody>", 1)[0]
