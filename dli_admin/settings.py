@@ -281,6 +281,8 @@ DLI_CONFIRM_NAME_THRESHOLD = env.int("DLI_CONFIRM_NAME_THRESHOLD", default=20)
 DLI_POLICY_TICK = env.float(
     "DLI_POLICY_TICK", default=60.0
 )  # seconds between the workers' looks for due runs
+# Most jobs a policy's DLI filters may list (before its age and tag rules narrow them) before a run stops.
+DLI_POLICY_LIST_CEILING = env.int("DLI_POLICY_LIST_CEILING", default=100_000)
 # Where dli-admin is reached, for the batch links in webhook notices (empty: a path only).
 DLI_ADMIN_BASE_URL = env.str("DLI_ADMIN_BASE_URL", default="")
 DLI_WEBHOOK_TIMEOUT = env.float("DLI_WEBHOOK_TIMEOUT", default=5.0)  # seconds per attempt

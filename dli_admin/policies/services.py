@@ -178,7 +178,7 @@ class Preview:
     policy: CleanupPolicy
     eligible: list[Job] = field(default_factory=list)
     kept: list[tuple[Job, str]] = field(default_factory=list)
-    too_many: str = ""  # DLI lists more jobs than one batch may take
+    too_many: str = ""  # DLI lists more jobs than a run may read
 
     @property
     def over_limit(self) -> bool:
@@ -194,7 +194,7 @@ class Preview:
     @property
     def stop_reason(self) -> str:
         if self.too_many:
-            return f"{self.too_many} This policy stops rather than deleting part of them."
+            return self.too_many
         if len(self.eligible) > self.policy.max_jobs:
             return (
                 f"It would delete {len(self.eligible)} jobs, more than its maximum of "
@@ -230,7 +230,9 @@ def policy_preview(
             user_name=policy.user_name,
             tags=",".join(tags),
         )
-        return flink_jobs_matching(client=client, filters=filters, ceiling=settings.DLI_MAX_BATCH)
+        # DLI filters by status, not age: a project with years of finished jobs lists many more than one
+        # run deletes, so the listing has a ceiling of its own.
+        return flink_jobs_matching(client=client, filters=filters, ceiling=settings.DLI_POLICY_LIST_CEILING)
 
     try:
         for status in policy.statuses:
@@ -239,7 +241,10 @@ def policy_preview(
                 for job in listing(status, [*include, pair]):
                     excluded_by_tag.setdefault(job.job_id, f"has tag {pair}")
     except TooManyJobs as error:
-        preview.too_many = str(error)
+        preview.too_many = (
+            f"DLI lists {error.total} jobs for this policy's filters, more than the {error.ceiling} a run "
+            "reads (DLI_POLICY_LIST_CEILING): narrow its filters. Nothing was deleted."
+        )
         return preview
     cutoff = now - timedelta(days=policy.min_age_days)
     for job in sorted(found.values(), key=lambda job: (job.create_time or now, job.job_id)):
@@ -346,15 +351,29 @@ def _counts(preview: Preview) -> str:
     return ", ".join(f"{n} {label}" for label, n in preview.counts_by_status)
 
 
-def policy_run_now(*, requester: Requester, policy: CleanupPolicy) -> PolicyRun:
-    """A run outside the schedule, asked for by an owner (page or command line)."""
+def policy_run_now(*, requester: Requester, policy: CleanupPolicy, background: bool = False) -> PolicyRun:
+    """A run outside the schedule, asked for by an owner: here and now (the command line), or by a
+    worker (the page: reading a big project's jobs takes longer than a request should)."""
     require_owner(requester, policy.project, "run cleanup policies")
-    slot = timezone.now()
-    run = run_claim(policy, slot, manual=True)
+    run = run_claim(policy, timezone.now(), manual=True)
     if run is None:
         raise deletes.SelectionError("This policy was started a moment ago: wait a second and try again.")
     _audit(requester, policy.project, f"cleanup policy {policy.name!r} run by hand")
+    if background:
+        from .tasks import run_policy
+
+        transaction.on_commit(lambda: run_policy.enqueue(run.pk))
+        return run
     return policy_run(run)
+
+
+def claimed_run(run_id: int) -> PolicyRun | None:
+    """A claimed run that has not started its work yet (for the worker's task), or None."""
+    return (
+        PolicyRun.objects.filter(pk=run_id, state=RunState.RUNNING, batch__isnull=True)
+        .select_related("policy__project", "policy__created_by")
+        .first()
+    )
 
 
 def policies_due(now: datetime) -> list[tuple[CleanupPolicy, datetime]]:

@@ -37,6 +37,17 @@ def tick_schedule() -> None:
 
 
 @task()
+def run_policy(run_id: int) -> str:
+    """A run asked for on the policy's page, claimed there."""
+    from .services import claimed_run, policy_run
+
+    run = claimed_run(run_id)
+    if run is None:
+        return "nothing to run"
+    return policy_run(run).state
+
+
+@task()
 def deliver_webhook(delivery_id: int) -> str:
     from .webhooks import delivery_attempt
 

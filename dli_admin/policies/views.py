@@ -22,7 +22,7 @@ from dli_admin.projects.permissions import project_for
 
 from . import selectors, services
 from .forms import PolicyForm
-from .models import CleanupPolicy
+from .models import CleanupPolicy, RunState
 from .schedule import policy_next_slot
 from .webhooks import redacted
 
@@ -107,12 +107,14 @@ def policy_edit(request: AuthenticatedHttpRequest, project_id: str, policy_id: i
 def policy_detail(request: AuthenticatedHttpRequest, project_id: str, policy_id: int) -> HttpResponse:
     project, role = _project(request, project_id)
     policy = selectors.policy_of(project, policy_id)
+    runs = selectors.policy_runs(policy)
     context = {
         "project": project,
         "policy": policy,
         "may_change": role == Role.OWNER,
         "next_slot": policy_next_slot(policy, timezone.now()) if policy.enabled else None,
-        "runs": selectors.policy_runs(policy),
+        "runs": runs,
+        "running": any(run.state == RunState.RUNNING for run in runs),
         "failures": selectors.policy_delivery_failures(policy),
     }
     return render(request, "policies/detail.html", context)
@@ -143,11 +145,13 @@ def _policy_change(request: AuthenticatedHttpRequest, project_id: str, policy_id
 def policy_run(request: AuthenticatedHttpRequest, project_id: str, policy_id: int) -> HttpResponse:
     policy = _policy_change(request, project_id, policy_id)
     try:
-        run = services.policy_run_now(requester=_requester(request), policy=policy)
+        services.policy_run_now(requester=_requester(request), policy=policy, background=True)
     except SelectionError as error:
         messages.error(request, str(error))
     else:
-        messages.info(request, f"Run {run.get_state_display()}: {run.message}")
+        messages.info(
+            request, "The run has started: a worker reads DLI and runs it. Its outcome shows below."
+        )
     return redirect(reverse("dli-policy-detail", args=[project_id, policy.pk]))
 
 

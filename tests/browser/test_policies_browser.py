@@ -73,7 +73,8 @@ def test_an_owner_creates_previews_and_runs_a_policy(
     no_sideways_scroll(page)
 
     page.click("text=Run now")
-    expect(page.locator(".messages")).to_contain_text("batch made")
+    expect(page.locator(".messages")).to_contain_text("The run has started")
+    expect(page.locator("table.runs")).to_contain_text("batch made", timeout=30_000)  # refreshed by htmx
     page.click("table.runs a")
     expect(page.locator("#action-panel .summary")).to_have_text("3 deleted", timeout=30_000)
     expect(page.locator("main")).to_contain_text("(policy browser-nightly)")

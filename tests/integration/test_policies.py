@@ -282,3 +282,14 @@ def test_two_worker_processes_run_a_slot_once(simulator, project_a, owner):
     assert PolicyRun.objects.count() == 1 and DeleteBatch.objects.count() == 1, outputs
     sent = [job_id for request in simulator.requests(op="batch_delete") for job_id in request.job_ids]
     assert sorted(sent) == sorted([jobs["old_done"], jobs["old_failed"]])
+
+
+@pytest.mark.django_db
+def test_a_listing_above_the_ceiling_stops_the_run_and_says_why(simulator, project_a, owner, settings):
+    add_jobs(simulator, project_a)
+    settings.DLI_POLICY_LIST_CEILING = 2
+    policy = make_policy(owner, project_a)
+    due(policy)
+    (run,) = services.policies_tick()
+    assert run.state == RunState.STOPPED and "more than the 2 a run reads" in run.message
+    assert not DeleteBatch.objects.exists()

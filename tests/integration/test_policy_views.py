@@ -167,3 +167,29 @@ def test_policy_changes_read_as_such_in_the_audit_log(simulator, project_a, owne
     page = client.get(reverse("dli-audit-list")).content.decode()
     assert "cleanup policy or webhook" in page and "cleanup policy &#x27;nightly&#x27; created" in page
     assert "refused" not in page.split("audit-policy", 1)[1].split("</tbody>", 1)[0]
+
+
+def test_run_now_on_the_page_claims_a_run_that_a_worker_carries_out(
+    simulator, project_a, owner, django_capture_on_commit_callbacks
+):
+    from django_tasks_db.models import DBTaskResult
+
+    from dli_admin.policies.models import PolicyRun
+    from dli_admin.policies.tasks import run_policy
+
+    pid = project_a.project_id
+    simulator.add_job(pid, name="old-one", status="job_finish", queue_name=QUEUE, create_time=ms_ago(60))
+    client = signed_in(owner)
+    create(client, project_a, mode="report")
+    policy = CleanupPolicy.objects.get()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("dli-policy-run", args=[pid, policy.pk]), follow=True)
+    page = response.content.decode()
+    assert "The run has started" in page and 'hx-trigger="every 2s"' in page  # it refreshes until done
+    run = PolicyRun.objects.get()
+    assert run.manual and run.state == "running"
+    assert DBTaskResult.objects.filter(task_path=run_policy.module_path, args_kwargs__args=[run.pk]).exists()
+    assert run_policy.call(run.pk) == "reported"
+    assert run_policy.call(run.pk) == "nothing to run"  # a second delivery of the task does nothing
+    page = client.get(reverse("dli-policy-detail", args=[pid, policy.pk])).content.decode()
+    assert "would delete 1 job(s)" in page and 'hx-trigger="every 2s"' not in page
