@@ -72,6 +72,18 @@ class PolicyForm(forms.ModelForm):
             "max_jobs": "a run that would delete more stops and reports instead",
         }
 
+    def __init__(self, *args: Any, project: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.project = project  # for the name's uniqueness, which the form alone cannot see
+
+    def clean_name(self) -> str:
+        name: str = self.cleaned_data["name"]
+        if self.project is not None:
+            taken = CleanupPolicy.objects.filter(project=self.project, name=name).exclude(pk=self.instance.pk)
+            if taken.exists():
+                raise forms.ValidationError(f"This project has a policy named {name!r} already.")
+        return name
+
     def full_clean(self) -> None:
         super().full_clean()
         # A field in error says so to a screen reader, and points at its message (form.html's ids).

@@ -76,7 +76,7 @@ def policy_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpRespo
 
 def _form_page(request: AuthenticatedHttpRequest, project: DliProject, policy: CleanupPolicy | None):
     if request.method == "POST":
-        form = PolicyForm(request.POST, instance=policy)
+        form = PolicyForm(request.POST, instance=policy, project=project)
         if form.is_valid():
             saved = services.policy_save(
                 requester=_requester(request), project=project, form=form, policy=policy
@@ -86,7 +86,7 @@ def _form_page(request: AuthenticatedHttpRequest, project: DliProject, policy: C
         status = 400
     else:
         initial = {"statuses": ["job_finish", "job_submit_fail", "job_cancel_success"], "at_time": "02:00"}
-        form = PolicyForm(instance=policy, initial=initial if policy is None else None)
+        form = PolicyForm(instance=policy, initial=initial if policy is None else None, project=project)
         status = 200
     context = {"project": project, "form": form, "policy": policy}
     return render(request, "policies/form.html", context, status=status)

@@ -147,3 +147,9 @@ def test_unknown_project_policy_or_user_exit_1(project_a, owner):
     add(project_a)
     code, _, err = run("disable", "nightly", "--project", project_a.project_id, "--as", "ghost")
     assert code == 1 and "No active dli-admin user named 'ghost'" in err
+
+
+def test_a_name_taken_is_refused_like_on_the_page(project_a, owner):
+    add(project_a)
+    code, _, err = add(project_a)
+    assert code == 1 and "NAME: This project has a policy named 'nightly' already." in err

@@ -193,3 +193,25 @@ def test_run_now_on_the_page_claims_a_run_that_a_worker_carries_out(
     assert run_policy.call(run.pk) == "nothing to run"  # a second delivery of the task does nothing
     page = client.get(reverse("dli-policy-detail", args=[pid, policy.pk])).content.decode()
     assert "would delete 1 job(s)" in page and 'hx-trigger="every 2s"' not in page
+
+
+def test_a_name_taken_in_the_project_is_refused_with_a_message(simulator, project_a, owner):
+    client = signed_in(owner)
+    create(client, project_a)
+    create(client, project_a, name="second")
+    response = create(client, project_a)
+    assert (
+        response.status_code == 400
+        and "has a policy named &#x27;nightly&#x27; already" in response.content.decode()
+    )
+    second = CleanupPolicy.objects.get(name="second")
+    response = client.post(
+        reverse("dli-policy-edit", args=[project_a.project_id, second.pk]), {**FORM, "name": "nightly"}
+    )
+    assert response.status_code == 400 and CleanupPolicy.objects.filter(name="second").exists()
+    assert (
+        client.post(
+            reverse("dli-policy-edit", args=[project_a.project_id, second.pk]), {**FORM, "name": "second"}
+        ).status_code
+        == 302
+    )

@@ -170,9 +170,7 @@ class Command(BaseCommand):
             "mode": options["mode"],
             "enabled": not options["disabled"],
         }
-        if CleanupPolicy.objects.filter(project=project, name=options["name"]).exists():
-            raise refuse(f"{project.name} has a policy named {options['name']!r} already.")
-        form = PolicyForm(data)
+        form = PolicyForm(data, project=project)
         if not form.is_valid():
             problems = "; ".join(
                 f"{OPTION_OF.get(name, name)}: {' '.join(str(error) for error in errors)}"
