@@ -54,6 +54,12 @@ VALUES = {
     "DLI_BATCH_SWEEP": "10.0",
     "DLI_BATCH_WAVE": "200",
     "DLI_CONFIRM_NAME_THRESHOLD": "5",
+    "DLI_POLICY_TICK": "30.0",
+    "DLI_POLICY_LIST_CEILING": "50000",
+    "DLI_ADMIN_BASE_URL": "https://dli-admin.example.com",
+    "DLI_WEBHOOK_TIMEOUT": "2.5",
+    "DLI_WEBHOOK_ATTEMPTS": "3",
+    "DLI_WEBHOOK_RETRY": "10.0",
     "DLI_ADMIN_METRICS_TOKEN": "metrics-settings-test-token-0000000000001",
 }
 NOT_SETTINGS = {
