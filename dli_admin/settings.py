@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "dli_admin.projects",
     "dli_admin.audit",
     "dli_admin.deletes",
+    "dli_admin.policies",
     "dli_admin.dashboard",
     "dli_admin.simulator",
     "dli_admin.metrics",
@@ -329,6 +330,18 @@ TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 # Room for a selection over the ceiling, so the operator reads why instead of a bare 400.
 DATA_UPLOAD_MAX_NUMBER_FIELDS = max(1000, 2 * DLI_MAX_BATCH + 100)
 DLI_CONFIRM_NAME_THRESHOLD = env.int("DLI_CONFIRM_NAME_THRESHOLD", default=20)
+
+# --- Cleanup policies (docs/policies.md) ----------------------------------------------------------
+DLI_POLICY_TICK = env.float(
+    "DLI_POLICY_TICK", default=60.0
+)  # seconds between the workers' looks for due runs
+# Most jobs a policy's DLI filters may list (before its age and tag rules narrow them) before a run stops.
+DLI_POLICY_LIST_CEILING = env.int("DLI_POLICY_LIST_CEILING", default=100_000)
+# Where dli-admin is reached, for the batch links in webhook notices (empty: a path only).
+DLI_ADMIN_BASE_URL = env.str("DLI_ADMIN_BASE_URL", default="")
+DLI_WEBHOOK_TIMEOUT = env.float("DLI_WEBHOOK_TIMEOUT", default=5.0)  # seconds per attempt
+DLI_WEBHOOK_ATTEMPTS = env.int("DLI_WEBHOOK_ATTEMPTS", default=4)
+DLI_WEBHOOK_RETRY = env.float("DLI_WEBHOOK_RETRY", default=30.0)  # seconds before the 2nd try; doubles
 
 # --- Audit log ----------------------------------------------------------------------------------
 # The key of the audit chain's HMACs and checkpoint signatures: a secret kept out of the database, so that

@@ -24,5 +24,6 @@ urlpatterns = [
     ),
     path("admin/", admin.site.urls),
     path("audit/", include("dli_admin.audit.urls")),
+    path("", include("dli_admin.policies.urls")),
     path("", include("dli_admin.dashboard.urls")),
 ]

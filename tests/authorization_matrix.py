@@ -38,6 +38,10 @@ NOBODY_BUT_SUPERUSER_302 = {**NOBODY_BUT_SUPERUSER, "superuser": 302}
 PROJECT_READERS = cells(
     anonymous=LOGIN, outsider=404, viewer=200, operator=200, owner=200, auditor=404, superuser=200
 )
+PROJECT_OWNERS = cells(
+    anonymous=LOGIN, outsider=404, viewer=403, operator=403, owner=200, auditor=404, superuser=200
+)
+PROJECT_OWNERS_302 = {**PROJECT_OWNERS, "owner": 302, "superuser": 302}
 AUDIT_READERS = cells(
     anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=200, auditor=200, superuser=200
 )
@@ -114,6 +118,17 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER,
         },
     ),
+    # Cleanup policies: readers of the project see them (and may preview: it only reads DLI); owners
+    # change them. A run, disable or delete answers with a redirect to the policy's (or the list's) page.
+    "dli-policy-list": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-policy-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-policy-preview": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-policy-create": ("GET", False, {"own": PROJECT_OWNERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-policy-edit": ("GET", False, {"own": PROJECT_OWNERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-project-webhook": ("GET", False, {"own": PROJECT_OWNERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-policy-run": ("POST", True, {"own": PROJECT_OWNERS_302, "other": NOBODY_BUT_SUPERUSER_302}),
+    "dli-policy-disable": ("POST", True, {"own": PROJECT_OWNERS_302, "other": NOBODY_BUT_SUPERUSER_302}),
+    "dli-policy-delete": ("POST", True, {"own": PROJECT_OWNERS_302, "other": NOBODY_BUT_SUPERUSER_302}),
     "dli-audit-list": ("GET", False, {"-": AUDIT_READERS}),
     "dli-audit-export": ("GET", False, {"-": AUDIT_READERS}),
     "dli-audit-batch": (

@@ -46,6 +46,16 @@ def pytest_configure(config):
     DatabaseOperations.execute_sql_flush = execute_sql_flush
 
 
+@pytest.fixture(autouse=True)
+def audit_checkpoints(tmp_path, settings, monkeypatch):
+    """Each test its own checkpoint file, and so each worker it starts (through the environment): a
+    checkpoint that one test's worker signed must not make another test's chain look rewritten."""
+    path = str(tmp_path / "audit-checkpoints.jsonl")
+    settings.DLI_ADMIN_AUDIT_CHECKPOINTS = path
+    monkeypatch.setenv("DLI_ADMIN_AUDIT_CHECKPOINTS", path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def dli_simulator_server():
     """One simulator for the whole run, on a free loopback port with the built-in demo credentials."""

@@ -267,3 +267,49 @@ def wait_for(condition, timeout: float = 60.0, what: str = "the condition"):
             return value
         time.sleep(0.1)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+# --- Cleanup policies ----------------------------------------------------------------------------
+
+
+class WebhookReceiver:
+    """A local HTTP server that records the JSON bodies POSTed to it; answers `status` after `delay` s."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        receiver = self
+        self.bodies: list[dict[str, Any]] = []
+        self.paths: list[str] = []
+        self.status = 200
+        self.delay = 0.0
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length)
+                time.sleep(receiver.delay)
+                receiver.paths.append(self.path)
+                receiver.bodies.append(json.loads(body or b"null"))
+                self.send_response(receiver.status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def ms_ago(days: float) -> int:
+    """A DLI create_time (epoch milliseconds) `days` ago."""
+    return int((time.time() - days * 86400) * 1000)

@@ -61,6 +61,7 @@ class AuditKind(models.TextChoices):
     REFUSAL = "refusal", "refusal"
     CANCEL = "cancel", "cancel"  # someone asked a running batch to stop
     ACCESS = "access", "access change"  # a change of who may do what (dli_admin.access.services)
+    POLICY = "policy", "policy"  # a cleanup policy or a project's webhook was created, changed or removed
 
 
 def access_change(message: str) -> dict:

@@ -330,3 +330,21 @@ def audit_access_record(
         message=_clean(json.dumps(change, sort_keys=True, separators=(",", ":"), default=str), 2000),
     )
     _append([(record, [])], durable=False)
+
+
+def audit_policy_record(
+    *, actor, project_id: str, project_name: str, reason: str, client_ip: str = "", user_agent: str = ""
+) -> None:
+    """Record a change of a cleanup policy or of a project's webhook: who, and what changed (no secrets)."""
+    actor_id, username = _actor(actor)
+    record = AuditRecord(
+        kind=AuditKind.POLICY,
+        actor_id=actor_id,
+        actor_username=username,
+        project_id=_clean(project_id, 64),
+        project_name=_clean(project_name, 100),
+        client_ip=_clean(client_ip, 64),
+        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason=_clean(reason, 500),
+    )
+    _append([(record, [])], durable=False)

@@ -49,6 +49,7 @@ from dli_admin.projects.statuses import status_label
 
 from .models import LIVE_BATCH_STATES, BatchState, DeleteBatch, DeleteBatchJob, JobState
 from .settling import Reply, gave_up_reading, provably_untouched, refusal_message, reply_of, settled_fate
+from .signals import batch_ended
 
 log = logging.getLogger("dli_admin.deletes")
 
@@ -505,6 +506,7 @@ class _Run:
             state=BatchState.ENDED, ended_at=timezone.now(), waiting_reason="", end_message=message[:500]
         )
         log.info("batch %s ended: %s", self.batch.pk, summary)
+        batch_ended.send_robust(sender=DeleteBatch, batch=self.batch)  # never fails the batch
         return Outcome("ended", summary)
 
     def _hand_back(self) -> Outcome:

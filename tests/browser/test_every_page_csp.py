@@ -53,6 +53,27 @@ def test_every_page_runs_without_a_csp_violation(
     assert csp_violations == []
     visit(page.url.removeprefix(live_server.url))  # the batch's own page (its URL was pushed)
 
+    # Cleanup policies: the list, the form, a policy with its preview (htmx), the webhook.
+    from dli_admin.policies.models import CleanupPolicy
+
+    policy = CleanupPolicy.objects.create(
+        project=project_a, name="csp", statuses=["job_finish"], name_contains="csp-", at_time="02:00",
+        created_by=superuser, schedule_from="2026-01-01T00:00Z",
+    )  # fmt: skip
+    base = f"/projects/{pid}"
+    for path in [
+        f"{base}/policies/",
+        f"{base}/policies/new/",
+        f"{base}/webhook/",
+        f"{base}/policies/{policy.pk}/",
+    ]:
+        visit(path)
+    page.click("text=Preview now")
+    expect(page.locator("#preview .preview-count")).to_be_visible()
+    settle(page)
+    assert csp_violations == []
+    visit(f"{base}/policies/{policy.pk}/preview/")
+
     # The audit log, a batch, its rows fragment, and the admin.
     visit("/audit/")
     page.locator("text=Jobs").first.click()

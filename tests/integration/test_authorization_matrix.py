@@ -16,6 +16,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import audit_intent_record
 from dli_admin.deletes import services
+from dli_admin.policies.models import CleanupPolicy
 from dli_admin.projects.jobs import JobRef
 from dli_admin.simulator.seed import DEMO_PROJECTS
 from tests.authorization_matrix import ADMIN_LOGIN, ADMIN_SAMPLES, LOGIN, MATRIX, ROLES
@@ -46,8 +47,17 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "superuser": superuser,
     }
     projects = {"own": project_a, "other": other}
-    jobs, batches, delete_batches = {}, {}, {}
+    jobs, batches, delete_batches, policies = {}, {}, {}, {}
     for scope, project in projects.items():
+        policies[scope] = CleanupPolicy.objects.create(
+            project=project,
+            name=f"{scope}-policy",
+            statuses=["job_finish"],
+            queue_name="matrix_q",  # matches no job: a run only reports
+            at_time="02:00",
+            created_by=users["superuser"],
+            schedule_from="2026-01-01T00:00Z",
+        )
         jobs[scope] = simulator.add_job(project.project_id, name=f"{scope}-job", status="job_finish")
         unsettled = simulator.add_job(project.project_id, name=f"{scope}-unsettled", status="job_finish")
         batches[scope] = uuid.uuid4()
@@ -74,6 +84,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "jobs": jobs,
         "batches": batches,
         "delete_batches": delete_batches,
+        "policies": policies,
     }
 
 
@@ -101,6 +112,10 @@ def request_for(world, name: str, scope: str, role: str):
         url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
     elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel"):
         url = reverse(name, args=[pid, world["delete_batches"][scope].pk])
+    elif name in ("dli-policy-list", "dli-policy-create", "dli-project-webhook"):
+        url = reverse(name, args=[pid])
+    elif name.startswith("dli-policy-"):
+        url = reverse(name, args=[pid, world["policies"][scope].pk])
     elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
         url = reverse(name, args=[world["batches"][scope]])
     else:

@@ -22,6 +22,8 @@ ALLOWED = {
     "access": {"audit", "projects", "accounts", "simulator"},
     "deletes": {"audit", "projects", "dli", "accounts"},
     "dashboard": {"deletes", "audit", "projects", "dli", "accounts"},
+    # Cleanup policies make normal delete batches; deletes reaches them only through its batch_ended signal.
+    "policies": {"deletes", "audit", "projects", "dli", "accounts"},
     # /metrics reads batches and the audit log; projects names its DLI observer in settings, not by import.
     "metrics": {"deletes", "audit", "projects", "dli", "accounts"},
 }
