@@ -9,14 +9,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, QuerySet
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
 
 from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
 from .checkpoints import Checkpoint, audit_key
-from .models import AuditDatabase, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditRefusalRepeat
+from .models import (
+    AuditDatabase,
+    AuditIntentJob,
+    AuditKind,
+    AuditOutcome,
+    AuditRecord,
+    AuditRefusalRepeat,
+    AuditUnsettledJob,
+)
 
 
 @dataclass(frozen=True)
@@ -27,35 +35,24 @@ class UnsettledJob:
     name: str
 
 
-def latest_outcome(batch_ref: str = "batch_id", job_ref: str = "job_id") -> Subquery:
-    """The outcome of the newest result of a job in a batch (None: no result yet)."""
-    # Only results have a job id; naming no kind keeps SQLite on the (batch_id, job_id, seq) index.
-    return Subquery(
-        AuditRecord.objects.filter(batch_id=OuterRef(batch_ref), job_id=OuterRef(job_ref))
-        .order_by("-seq")
-        .values("outcome")[:1]
-    )
-
-
 def audit_unsettled_jobs(
     *, project_id: str | None = None, job_ids: Iterable[int] | None = None
 ) -> list[UnsettledJob]:
-    """Jobs with an intent but no result, or whose latest result is "unknown", oldest batch first."""
-    lines = AuditIntentJob.objects.all()
+    """Jobs with an intent but no result, or whose latest result is "unknown", oldest batch first.
+
+    Read from AuditUnsettledJob, which audit.services keeps as it appends: as long as the unsettled
+    jobs, not the log.
+    """
+    unsettled = AuditUnsettledJob.objects.all()
     if project_id is not None:
-        lines = lines.filter(project_id=project_id)
+        unsettled = unsettled.filter(project_id=project_id)
     if job_ids is not None:
         job_ids = list(job_ids)
         if not job_ids:
             return []
-        lines = lines.filter(job_id__in=job_ids)
-    unsettled = (
-        lines.annotate(latest=latest_outcome())
-        .filter(Q(latest__isnull=True) | Q(latest=AuditOutcome.UNKNOWN))
-        .order_by("record_id", "position")
-        .values_list("batch_id", "project_id", "job_id", "name")
-    )
-    return [UnsettledJob(*line) for line in unsettled]
+        unsettled = unsettled.filter(job_id__in=job_ids)
+    rows = unsettled.order_by("seq", "position").values_list("batch_id", "project_id", "job_id", "name")
+    return [UnsettledJob(*row) for row in rows]
 
 
 # --- The chain ------------------------------------------------------------------------------------
