@@ -20,8 +20,8 @@ A, B = "a" * 32, "b" * 32
 def by_the_log() -> list[tuple]:
     """Every intent job line whose newest result in its batch is missing or "unknown", read from the log."""
     latest = {}
-    for batch_id, job_id, outcome in AuditRecord.objects.filter(kind="result").order_by("seq").values_list(
-        "batch_id", "job_id", "outcome"
+    for batch_id, job_id, outcome in (
+        AuditRecord.objects.filter(kind="result").order_by("seq").values_list("batch_id", "job_id", "outcome")
     ):
         latest[(batch_id, job_id)] = outcome
     return [
