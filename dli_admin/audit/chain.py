@@ -17,9 +17,10 @@ import hashlib
 import hmac
 import json
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from operator import itemgetter
 
 GENESIS = "0" * 64  # the prev_hash of the first record
 PLAIN, KEYED = 1, 2  # hash versions: SHA-256 (records from before the key), HMAC-SHA256 with the audit key
@@ -82,10 +83,10 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]], versio
     """The bytes that are hashed: a JSON object with sorted keys, no whitespace, ASCII only.
 
     Times are UTC with microseconds ("2026-01-02T03:04:05.000006Z"), the batch id a hyphenated UUID or
-    null, numbers JSON integers, `jobs` a list of [job_id, name, status]. Built from pre-encoded key
-    prefixes, text and integers encoded directly, anything else by the JSON encoder: the same bytes as
-    json.dumps(sort_keys=True, separators=(",", ":")), at a fraction of the cost (audit_verify runs this
-    a million times; tests/unit/test_audit_chain_golden.py pins the bytes).
+    null, numbers JSON integers, `jobs` a list of [job_id, name, status]. Filled into a template with the
+    keys pre-encoded in sorted order (one per combination of value types, see _plan), text and integers
+    encoded directly: the same bytes as json.dumps(sort_keys=True, separators=(",", ":")) at a fraction
+    of the cost (audit_verify runs this a million times; tests/unit/test_audit_chain_golden.py pins them).
     """
     if len(values) != len(RECORD_FIELDS):
         raise ValueError(f"an audit record has {len(RECORD_FIELDS)} hashed fields, not {len(values)}")
@@ -101,19 +102,50 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]], versio
         content[_BATCH_ID] = str(uuid.UUID(batch_id))
     elif batch_id is not None:
         raise TypeError("batch_id must be a UUID, its text or None")
+    signature = (version, *map(type, content))
+    plan = _PLANS.get(signature) or _plan(signature)
+    template, texts, numbers, others = plan
+    return template.format(
+        *map(_encode_text, texts(content)),
+        *map(int.__repr__, numbers(content)),
+        *map(_encode_other, others(content)),
+    ).encode("ascii")
+
+
+def _encode_other(value: object) -> str:
+    # Most records have no jobs and no refused ids: an empty list needs no encoder.
+    return "[]" if value == [] else _ENCODER.encode(value)
+
+
+def _getter(positions: list[int]) -> Callable[[list], tuple]:
+    """The values at these positions as a tuple (itemgetter gives a bare value for one position)."""
+    if len(positions) == 1:
+        (only,) = positions
+        return lambda content: (content[only],)
+    return itemgetter(*positions) if positions else lambda content: ()
+
+
+def _plan(signature: tuple) -> tuple[str, Callable, Callable, Callable]:
+    """How to encode a record whose values have these types: a str.format template with the keys in
+    sorted order, then the positions of the text, integer and other values that fill it. None is written
+    into the template ("null"); text and integers are encoded directly, the rest by the JSON encoder."""
+    version, types = signature[0], signature[1:]
     layout = _LAYOUTS.get(version, _LAYOUTS[KEYED])
-    parts = []
-    for prefix, index in layout:
-        value = content[index]
-        kind = type(value)
-        if kind is str:
-            parts.append(prefix + _encode_text(value))
-        elif kind is int:
-            parts.append(prefix + int.__repr__(value))
-        else:  # None, lists, and anything unusual: exactly as the JSON encoder writes it
-            parts.append(prefix + _ENCODER.encode(value))
-    parts.append("}")
-    return "".join(parts).encode("ascii")
+    texts = [index for _, index in layout if types[index] is str]
+    numbers = [index for _, index in layout if types[index] is int]
+    others = [index for _, index in layout if types[index] not in (str, int, type(None))]
+    slot = {index: n for n, index in enumerate(texts + numbers + others)}
+    template = "".join(
+        prefix.replace("{", "{{") + ("null" if types[index] is type(None) else f"{{{slot[index]}}}")
+        for prefix, index in layout
+    )
+    plan = (template + "}}", _getter(texts), _getter(numbers), _getter(others))
+    if len(_PLANS) < 1000:  # records have a handful of type signatures; never grow without bound
+        _PLANS[signature] = plan
+    return plan
+
+
+_PLANS: dict[tuple, tuple[str, Callable, Callable, Callable]] = {}
 
 
 def record_hash(

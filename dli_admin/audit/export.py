@@ -13,7 +13,8 @@ from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
 from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from .models import AuditIntentJob, AuditKind, AuditRecord
 from .selectors import REFUSED, AuditFilters, date_range, read_snapshot
@@ -72,6 +73,17 @@ def csv_cell(value: object) -> object:
     return str(value)
 
 
+def _text(column: str) -> Cast:
+    return Cast(column, output_field=TextField())
+
+
+def _uuid(text: str | None) -> str:
+    """A batch id's text, hyphenated (SQLite stores 32 hex digits, PostgreSQL gives the usual form)."""
+    if text is None:
+        return ""
+    return text if len(text) != 32 else f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
+
+
 def audit_export_rows(
     *, scope: set[str] | None, filters: AuditFilters, chunk_size: int = 2000
 ) -> Iterator[tuple]:
@@ -112,11 +124,13 @@ def audit_export_rows(
         else:
             lines = lines.filter(name__icontains=filters.job)
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
-    line_fields = ("record_id", "position", "record__created_at", "batch_id", "record__actor_username")
-    line_fields += ("project_id", "job_id", "name", "status", "record__client_ip")
-    record_fields = ("seq", "created_at", "kind", "batch_id", "actor_username", "project_id", "job_id")
-    record_fields += ("job_name", "outcome", "message", "error_code", "dli_request_id", "attempts")
-    record_fields += ("duration_ms", "client_ip", "source", "reason", "refused_job_ids")
+    # Times and batch ids as the database's text, not parsed into objects and formatted back: both
+    # backends hold connections in UTC, so the first 19 characters are the time to the second.
+    line_fields = ("record_id", "position", _text("record__created_at"), _text("batch_id"))
+    line_fields += ("record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip")
+    record_fields = ("seq", _text("created_at"), "kind", _text("batch_id"), "actor_username", "project_id")
+    record_fields += ("job_id", "job_name", "outcome", "message", "error_code", "dli_request_id")
+    record_fields += ("attempts", "duration_ms", "client_ip", "source", "reason", "refused_job_ids")
     intent = AuditKind.INTENT.value
 
     # Generators, not just iterators: closing one closes its server-side cursor. Each yields
@@ -129,11 +143,11 @@ def audit_export_rows(
             chunk_size=chunk_size
         ):
             if seq != seq_of_time:
-                seq_of_time, time = seq, csv_time(when)
+                seq_of_time, time = seq, f"{when[:10]}T{when[11:19]}Z"
             yield (
                 seq,
                 position,
-                (time, str(batch_id), intent, csv_text(actor), csv_text(project_id), job_id, csv_text(name))
+                (time, _uuid(batch_id), intent, csv_text(actor), csv_text(project_id), job_id, csv_text(name))
                 + (csv_text(status), "", "", "", "", "", "", csv_text(ip), "", seq),
             )
 
@@ -141,7 +155,7 @@ def audit_export_rows(
         query = records.order_by("seq").values_list(*record_fields)
         for r in query.iterator(chunk_size=chunk_size):
             seq, when, kind, batch_id, actor, project_id = r[:6]
-            common = (csv_time(when), "" if batch_id is None else str(batch_id), kind, csv_text(actor))
+            common = (f"{when[:10]}T{when[11:19]}Z", _uuid(batch_id), kind, csv_text(actor))
             common += (csv_text(project_id),)
             if kind == AuditKind.RESULT:
                 job_id, name, outcome, message, code, request_id, attempts, duration, _ip, source = r[6:16]

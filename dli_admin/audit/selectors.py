@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, transaction
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db import connection, models, transaction
+from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
@@ -89,6 +90,19 @@ def audit_head_checkpoint() -> Checkpoint | None:
     return Checkpoint(database=database, seq=seq, hash=hash_, at=at)
 
 
+class _JsonListText(models.TextField):
+    """The refused ids as the database stores them (JSON text): nearly every record has none, and
+    "[]" needs no JSON decoder (decoding every record's field was a quarter of audit_verify's time)."""
+
+    def from_db_value(self, value, expression, connection):
+        if value is None or value == "[]":
+            return []
+        return json.loads(value)
+
+
+_REFUSED_IDS = ExpressionWrapper(F("refused_job_ids"), output_field=_JsonListText())
+
+
 def audit_chain_verify(
     *, chunk_size: int = 5000, expected_head: str = "", checkpoint: Checkpoint | None = None
 ) -> ChainStatus:
@@ -103,10 +117,11 @@ def audit_chain_verify(
     """
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
+        fields = [_REFUSED_IDS if name == "refused_job_ids" else name for name in RECORD_FIELDS]
         records = _closable(
             AuditRecord.objects.filter(seq__lte=last)
             .order_by("seq")
-            .values_list(*RECORD_FIELDS, "hash_version", "hash")
+            .values_list(*fields, "hash_version", "hash")
             .iterator(chunk_size=chunk_size)
         )
         lines = _closable(
