@@ -10,6 +10,7 @@ canonical hashing as the application and bulk-inserted, so filling is fast and v
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import os
 import random
@@ -123,6 +124,11 @@ def populate(n: int, *, seed: int = 7) -> None:
         if len(records) >= 20_000:
             flush()
     flush()
+    # The unsettled jobs, as audit.services keeps them when it appends: with migration 0009's own fill.
+    from django.apps import apps
+
+    fill = importlib.import_module("dli_admin.audit.migrations.0009_unsettled_jobs_and_name_search")
+    fill.unsettled_fill(apps, None)
 
 
 def prepare(n: int, database_url: str | None, reuse: bool) -> str:
