@@ -106,3 +106,20 @@ def test_the_migration_fills_the_unsettled_jobs_of_an_existing_log_without_losin
     assert AuditUnsettledJob.objects.count() == len(expected) == 4
     assert kept() == expected
     assert AuditRecord.objects.count() == records
+
+
+@pytest.mark.django_db
+def test_postgresql_finds_job_names_through_the_trigram_index():
+    if connection.vendor != "postgresql":
+        pytest.skip("only PostgreSQL gets the pg_trgm index; SQLite scans the job lines")
+    query = AuditIntentJob.objects.filter(name__icontains="nightly").values("record_id")
+    sql, params = query.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'audit_intent_job_name_trgm'")
+        (definition,) = cursor.fetchone()
+        cursor.execute("SET LOCAL enable_seqscan = off")  # an empty table: the planner would scan it
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = " ".join(row[0] for row in cursor.fetchall())
+
+    assert "gin_trgm_ops" in definition
+    assert "audit_intent_job_name_trgm" in plan  # Django's icontains matches the index's expression
