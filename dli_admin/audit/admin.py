@@ -17,7 +17,7 @@ class NewestPaginator(Paginator):
 
     @cached_property
     def count(self) -> int:
-        return self.object_list[: self.LIMIT].count()  # COUNT over a LIMIT subquery
+        return self.object_list[: self.LIMIT].count()  # type: ignore[attr-defined]  # a QuerySet: COUNT of a LIMIT
 
 
 class ReadOnlyMixin:

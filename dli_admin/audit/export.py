@@ -126,11 +126,25 @@ def audit_export_rows(
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
     # Times and batch ids as the database's text, not parsed into objects and formatted back: both
     # backends hold connections in UTC, so the first 19 characters are the time to the second.
-    line_fields = ("record_id", "position", _text("record__created_at"), _text("batch_id"))
-    line_fields += ("record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip")
-    record_fields = ("seq", _text("created_at"), "kind", _text("batch_id"), "actor_username", "project_id")
-    record_fields += ("job_id", "job_name", "outcome", "message", "error_code", "dli_request_id")
-    record_fields += ("attempts", "duration_ms", "client_ip", "source", "reason", "refused_job_ids")
+    line_fields: list[str | Cast] = ["record_id", "position", _text("record__created_at"), _text("batch_id")]
+    line_fields += ["record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip"]
+    record_fields: list[str | Cast] = [
+        "seq",
+        _text("created_at"),
+        "kind",
+        _text("batch_id"),
+        "actor_username",
+    ]
+    record_fields += [
+        "project_id",
+        "job_id",
+        "job_name",
+        "outcome",
+        "message",
+        "error_code",
+        "dli_request_id",
+    ]
+    record_fields += ["attempts", "duration_ms", "client_ip", "source", "reason", "refused_job_ids"]
     intent = AuditKind.INTENT.value
 
     # Generators, not just iterators: closing one closes its server-side cursor. Each yields
@@ -155,8 +169,13 @@ def audit_export_rows(
         query = records.order_by("seq").values_list(*record_fields)
         for r in query.iterator(chunk_size=chunk_size):
             seq, when, kind, batch_id, actor, project_id = r[:6]
-            common = (f"{when[:10]}T{when[11:19]}Z", _uuid(batch_id), kind, csv_text(actor))
-            common += (csv_text(project_id),)
+            common = (
+                f"{when[:10]}T{when[11:19]}Z",
+                _uuid(batch_id),
+                kind,
+                csv_text(actor),
+                csv_text(project_id),
+            )
             if kind == AuditKind.RESULT:
                 job_id, name, outcome, message, code, request_id, attempts, duration, _ip, source = r[6:16]
                 yield (

@@ -46,10 +46,11 @@ def project_for(user, project_id: str) -> tuple[DliProject, Role]:
         raise Http404("No such DLI project.")
     if user.is_superuser:
         return project, Role.OWNER
-    setattr(user, _READS_AUDIT, project.reads_audit)
-    if not project.granted:
+    granted: str | None = project.granted  # type: ignore[attr-defined]  # the annotations above
+    setattr(user, _READS_AUDIT, project.reads_audit)  # type: ignore[attr-defined]
+    if not granted:
         raise Http404("No such DLI project.")
-    return project, Role(project.granted)
+    return project, Role(granted)
 
 
 def can_delete(role: Role | None, status: str) -> bool:
