@@ -11,6 +11,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, models, transaction
 from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, QuerySet
+from django.db.models.expressions import Combinable
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
@@ -100,7 +102,23 @@ class _JsonListText(models.TextField):
         return json.loads(value)
 
 
+class _UtcText(models.TextField):
+    """SQLite's created_at (UTC text) parsed by datetime.fromisoformat: several times faster than the
+    regular-expression parser the driver runs for a datetime column."""
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
+
+
 _REFUSED_IDS = ExpressionWrapper(F("refused_job_ids"), output_field=_JsonListText())
+
+
+def _chain_fields() -> list[str | Combinable]:
+    """RECORD_FIELDS as audit_verify reads them: the refused ids as text, SQLite's times as text."""
+    read_as: dict[str, Combinable] = {"refused_job_ids": _REFUSED_IDS}
+    if connection.vendor == "sqlite":  # PostgreSQL's driver gives aware datetimes already
+        read_as["created_at"] = Cast("created_at", output_field=_UtcText())
+    return [read_as.get(name, name) for name in RECORD_FIELDS]
 
 
 def audit_chain_verify(
@@ -117,7 +135,7 @@ def audit_chain_verify(
     """
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        fields = [_REFUSED_IDS if name == "refused_job_ids" else name for name in RECORD_FIELDS]
+        fields = _chain_fields()
         records = _closable(
             AuditRecord.objects.filter(seq__lte=last)
             .order_by("seq")

@@ -105,13 +105,13 @@ class LeaseKeeper(threading.Thread):
         super().__init__(name=f"lease-{batch_id}", daemon=True)
         self.batch_id, self.worker_id = batch_id, worker_id
         self.lost = threading.Event()
-        self._stop = threading.Event()
+        self._stopping = threading.Event()  # not _stop: that is a method of Thread on Python 3.12
 
     def run(self) -> None:
         interval = settings.DLI_BATCH_LEASE / 3
         last_renewed = time.monotonic()
         try:
-            while not self._stop.wait(interval):
+            while not self._stopping.wait(interval):
                 try:
                     renewed = DeleteBatch.objects.filter(pk=self.batch_id, lease_owner=self.worker_id).update(
                         lease_until=_lease_until()
@@ -134,7 +134,7 @@ class LeaseKeeper(threading.Thread):
             raise LeaseLost(f"batch {self.batch_id}: another worker took it over")
 
     def stop(self) -> None:
-        self._stop.set()
+        self._stopping.set()
 
 
 def _patiently[T](step: Callable[[], T]) -> T:
