@@ -56,4 +56,5 @@ class AuditRecordAdmin(ReadOnlyMixin, admin.ModelAdmin):
     ordering = ("-seq",)
     show_full_result_count = False  # no second COUNT over millions of rows
     paginator = NewestPaginator
+    list_per_page = 50  # rendering the rows is most of the page's time
     inlines = [AuditIntentJobInline]
