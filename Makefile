@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv chromium test-idp lint format check-deploy clean
+.PHONY: run test venv chromium test-idp lint format check-deploy bench clean
 
 # The dashboard and a background worker (and, with no DLI_ENDPOINT, the DLI simulator they share).
 run: $(VENV)/.installed
@@ -50,6 +50,19 @@ check-deploy: $(VENV)/.installed
 	DLI_ADMIN_AUDIT_KEY="$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')" \
 	DJANGO_ALLOWED_HOSTS=dli-admin.example.com DATABASE_URL="$${DATABASE_URL:-sqlite:///$(CURDIR)/var/deploy-check.sqlite3}" \
 	$(PY) manage.py check --deploy --fail-level WARNING
+
+# The speed figures (docs/performance.md): every script of benchmarks/ over one audit log of BENCH_N records,
+# a few minutes at the default; `make bench BENCH_N=1000000` for the full size, BENCH_DATABASE_URL for PostgreSQL.
+BENCH_N ?= 200000
+BENCH_DB = $(if $(BENCH_DATABASE_URL),--database-url $(BENCH_DATABASE_URL),--reuse)
+bench: $(VENV)/.installed-dev
+	export DLI_ADMIN_AUDIT_KEY="$${DLI_ADMIN_AUDIT_KEY:-$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(32))')}"; \
+	$(PY) benchmarks/audit_verify.py $(BENCH_N) $(BENCH_DB) && \
+	$(PY) benchmarks/audit_export.py $(BENCH_N) $(BENCH_DB) && \
+	$(PY) benchmarks/audit_search.py $(BENCH_N) $(BENCH_DB) && \
+	$(PY) benchmarks/audit_reconcile.py $(BENCH_N) $(BENCH_DB) && \
+	$(PY) benchmarks/audit_page.py $(BENCH_N) $(BENCH_DB) --no-export && \
+	$(PY) benchmarks/jobs_page.py
 
 clean:
 	rm -rf $(VENV) var tests/idp/node_modules

@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("n", nargs="?", type=int, default=1_000_000)
     parser.add_argument("--database-url", help="default: the throwaway SQLite file in var/")
     parser.add_argument(
-        "--reuse", action="store_true", help="keep var/bench-audit.sqlite3 if it holds N records"
+        "--reuse", action="store_true", help="keep var/bench-audit-N.sqlite3 if it holds N records"
     )
     parser.add_argument("--no-export", action="store_true", help="skip streaming the whole log as CSV")
     args = parser.parse_args()
@@ -57,7 +57,7 @@ def main() -> None:
     setup_test_environment()  # lets the test client's host in
     auditor = get_user_model().objects.filter(username="bench-auditor").first()
     if auditor is None:
-        auditor = get_user_model().objects.create_user("bench-auditor", is_superuser=True)
+        auditor = get_user_model().objects.create_user("bench-auditor", is_superuser=True, is_staff=True)
     client = Client()
     client.force_login(auditor)
     heads = AuditRecord.objects.exclude(kind="result")  # batches (intents) and refusals
@@ -103,6 +103,32 @@ def main() -> None:
         ms, response = timed(client, url, params, **headers)
         rows = len(response.context["page"].rows) if "page" in (response.context or {}) else "-"
         print(f"  {label:<52} {ms:8.1f} ms   rows {rows}")
+
+    # The Django admin's changelist of the records: its first page and the deepest it offers, against
+    # the admin as it was (a full COUNT and an OFFSET to the page), the peer of the pages above.
+    from unittest import mock
+
+    from django.contrib import admin
+    from django.core.paginator import Paginator
+
+    from dli_admin.audit.admin import NewestPaginator
+
+    get_user_model().objects.filter(pk=auditor.pk).update(is_staff=True)  # the admin wants staff
+    changelist = reverse("admin:audit_auditrecord_changelist")
+    per_page = admin.site._registry[AuditRecord].list_per_page
+    total = AuditRecord.objects.count()
+    deepest = max(1, -(-min(NewestPaginator.LIMIT, total) // per_page))
+    first_ms, _ = timed(client, changelist, {})
+    deep_ms, _ = timed(client, changelist, {"p": deepest})
+    print(f"  {'admin changelist, first page':<52} {first_ms:8.1f} ms")
+    print(f"  {f'admin changelist, deepest page ({deepest})':<52} {deep_ms:8.1f} ms (goal <= 50)")
+
+    record_admin = admin.site._registry[AuditRecord]
+    last = -(-total // per_page)
+    with mock.patch.object(record_admin, "paginator", Paginator):  # the admin as it was
+        old_ms, _ = timed(client, changelist, {"p": last}, repeat=3)
+    print(f"  {f'before: full COUNT + OFFSET, last page ({last})':<52} {old_ms:8.1f} ms")
+    print(f"  ratio of the deep admin page: {old_ms / deep_ms:.1f}x")
 
     with connection.cursor() as cursor:
         if connection.vendor == "sqlite":

@@ -1,51 +1,98 @@
-"""The audit log as CSV rows: every job record matching a filter, streamed from server-side cursors."""
+"""The audit log as CSV: every job record matching a filter, streamed from server-side cursors.
+
+Times are ISO 8601 in UTC to the second ("2026-01-02T03:04:05Z"), whatever the server's time zone.
+"""
 
 from __future__ import annotations
 
+import csv
 import heapq
-from collections.abc import Generator, Iterator
+import io
+import re
+from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing
-from operator import itemgetter
+from datetime import UTC, datetime
 
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from .models import AuditIntentJob, AuditKind, AuditRecord, access_change
 from .selectors import ACCESS, REFUSED, AuditFilters, date_range, read_snapshot
 
-# CSV header -> the name _export_row takes it by.
-EXPORT_COLUMNS = {
-    "time": "time",
-    "batch id": "batch_id",
-    "kind": "kind",
-    "actor": "actor",
-    "project id": "project_id",
-    "job id": "job_id",
-    "job name": "job_name",
-    "status at intent": "status",
-    "outcome": "outcome",
-    "message": "message",
-    "error code": "error_code",
-    "DLI request id": "dli_request_id",
-    "attempts": "attempts",
-    "duration ms": "duration_ms",
-    "client ip": "client_ip",
-    "source": "source",
-    "seq": "seq",
+# The CSV header, in column order.
+EXPORT_COLUMNS = (
+    "time",
+    "batch id",
+    "kind",
+    "actor",
+    "project id",
+    "job id",
+    "job name",
+    "status at intent",
+    "outcome",
+    "message",
+    "error code",
+    "DLI request id",
+    "attempts",
+    "duration ms",
+    "client ip",
+    "source",
+    "seq",
     # An access change: the subject user, the role, and before/after as JSON (the record's message).
-    "subject": "subject",
-    "role": "role",
-    "change": "change",
-}
+    "subject",
+    "role",
+    "change",
+)
+NO_ACCESS = ("", "", "")  # the access columns of every other row
+
+# A spreadsheet runs a cell as a formula when it starts with = + - @ (tab and CR too, OWASP), also after
+# leading whitespace or zero-width characters, and in their full-width forms (U+FF1D U+FF0B U+FF0D U+FF20).
+FORMULA = re.compile(r"[\t\r]|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 
 
-def _export_row(**cells: object) -> tuple:
-    return tuple(cells.get(name, "") for name in EXPORT_COLUMNS.values())
+def csv_text(value: str) -> str:
+    """Text for a cell; one a spreadsheet would run as a formula (FORMULA) gets a leading quote (ASVS
+    1.2.10). A cell that starts with a letter or digit cannot be one, so most skip the pattern."""
+    if value and not value[0].isalnum() and FORMULA.match(value):
+        return f"'{value}"
+    return value
+
+
+def csv_time(value: datetime) -> str:
+    """An aware time as ISO 8601 UTC to the second: 2026-01-02T03:04:05Z."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
+
+
+def csv_cell(value: object) -> object:
+    """Any value as a cell: None empty, times in UTC, UUIDs as text, text defused (csv_text)."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return csv_time(value)
+    if isinstance(value, str):
+        return csv_text(value)
+    if isinstance(value, (int, float)):
+        return value
+    return str(value)
+
+
+def _text(column: str) -> Cast:
+    return Cast(column, output_field=TextField())
+
+
+def _uuid(text: str | None) -> str:
+    """A batch id's text, hyphenated (SQLite stores 32 hex digits, PostgreSQL gives the usual form)."""
+    if text is None:
+        return ""
+    return text if len(text) != 32 else f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def audit_export_rows(
     *, scope: set[str] | None, filters: AuditFilters, chunk_size: int = 2000
 ) -> Iterator[tuple]:
-    """Every job record matching the filters, oldest first, one tuple per EXPORT_COLUMNS row.
+    """Every job record matching the filters, oldest first, one tuple of CSV cells per EXPORT_COLUMNS row.
 
     Row by row, not batch by batch: the job filter keeps that job's rows, the outcome filter keeps
     results with that outcome (or refusals). Two server-side cursors, intent job lines and
@@ -84,93 +131,108 @@ def audit_export_rows(
         else:
             lines = lines.filter(name__icontains=filters.job)
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
-    line_fields: tuple[str, ...] = ("record_id", "position", "record__created_at", "batch_id")
-    line_fields += ("record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip")
-    record_fields: tuple[str, ...] = ("seq", "created_at", "kind", "batch_id", "actor_username")
-    record_fields += ("project_id", "job_id", "job_name", "outcome", "message", "error_code")
-    record_fields += ("dli_request_id", "attempts", "duration_ms", "client_ip", "source", "reason")
-    record_fields += ("refused_job_ids",)
+    # Times and batch ids as the database's text, not parsed into objects and formatted back: both
+    # backends hold connections in UTC, so the first 19 characters are the time to the second.
+    line_fields: list[str | Cast] = ["record_id", "position", _text("record__created_at"), _text("batch_id")]
+    line_fields += ["record__actor_username", "project_id", "job_id", "name", "status", "record__client_ip"]
+    record_fields: list[str | Cast] = [
+        "seq",
+        _text("created_at"),
+        "kind",
+        _text("batch_id"),
+        "actor_username",
+    ]
+    record_fields += [
+        "project_id",
+        "job_id",
+        "job_name",
+        "outcome",
+        "message",
+        "error_code",
+        "dli_request_id",
+    ]
+    record_fields += ["attempts", "duration_ms", "client_ip", "source", "reason", "refused_job_ids"]
+    intent = AuditKind.INTENT.value
 
-    # Generators, not just iterators: closing one closes its server-side cursor.
+    # Generators, not just iterators: closing one closes its server-side cursor. Each yields
+    # (seq, position, row) with the row's cells ready for the CSV writer; (seq, position) is unique
+    # across both, so merging never compares rows. An intent's lines share its time: converted once.
     def intent_rows() -> Generator[tuple, None, None]:
-        query = lines.order_by("record_id", "position").values_list(*line_fields, named=True)
-        for line in query.iterator(chunk_size=chunk_size):
+        query = lines.order_by("record_id", "position").values_list(*line_fields)
+        seq_of_time, time = None, ""
+        for seq, position, when, batch_id, actor, project_id, job_id, name, status, ip in query.iterator(
+            chunk_size=chunk_size
+        ):
+            if seq != seq_of_time:
+                seq_of_time, time = seq, f"{when[:10]}T{when[11:19]}Z"
             yield (
-                (line.record_id, line.position),
-                _export_row(
-                    time=line.record__created_at,
-                    batch_id=line.batch_id,
-                    kind=AuditKind.INTENT.value,
-                    actor=line.record__actor_username,
-                    project_id=line.project_id,
-                    job_id=line.job_id,
-                    job_name=line.name,
-                    status=line.status,
-                    client_ip=line.record__client_ip,
-                    seq=line.record_id,
-                ),
+                seq,
+                position,
+                (time, _uuid(batch_id), intent, csv_text(actor), csv_text(project_id), job_id, csv_text(name))
+                + (csv_text(status), "", "", "", "", "", "", csv_text(ip), "", seq, *NO_ACCESS),
             )
 
     def record_rows() -> Generator[tuple, None, None]:
-        query = records.order_by("seq").values_list(*record_fields, named=True)
+        query = records.order_by("seq").values_list(*record_fields)
         for r in query.iterator(chunk_size=chunk_size):
-            common = {
-                "time": r.created_at,
-                "kind": r.kind,
-                "actor": r.actor_username,
-                "project_id": r.project_id,
-            }
-            if r.kind == AuditKind.RESULT:
+            seq, when, kind, batch_id, actor, project_id = r[:6]
+            common = (
+                f"{when[:10]}T{when[11:19]}Z",
+                _uuid(batch_id),
+                kind,
+                csv_text(actor),
+                csv_text(project_id),
+            )
+            if kind == AuditKind.RESULT:
+                job_id, name, outcome, message, code, request_id, attempts, duration, _ip, source = r[6:16]
                 yield (
-                    (r.seq, 0),
-                    _export_row(
-                        **common,
-                        batch_id=r.batch_id,
-                        job_id=r.job_id,
-                        job_name=r.job_name,
-                        outcome=r.outcome,
-                        message=r.message,
-                        error_code=r.error_code,
-                        dli_request_id=r.dli_request_id,
-                        attempts=r.attempts,
-                        duration_ms=r.duration_ms,
-                        source=r.source,
-                        seq=r.seq,
-                    ),
+                    seq,
+                    0,
+                    (*common, job_id, csv_text(name), "", outcome, csv_text(message), csv_text(code))
+                    + (csv_text(request_id), attempts, duration, "", source, seq, *NO_ACCESS),
                 )
                 continue
-            if r.kind == AuditKind.ACCESS:
-                change = access_change(r.message)
+            if kind == AuditKind.ACCESS:
+                message, ip, source, reason = r[9], r[14], r[15], r[16]
+                change = access_change(message)
                 yield (
-                    (r.seq, 0),
-                    _export_row(
-                        **common,
-                        message=r.reason,
-                        client_ip=r.client_ip,
-                        source=r.source,
-                        seq=r.seq,
-                        subject=change.get("subject", ""),
-                        role=change.get("role", ""),
-                        change=r.message,
-                    ),
+                    seq,
+                    0,
+                    (*common, "", "", "", "", csv_text(reason), "", "", "", "", csv_text(ip), source, seq)
+                    + (csv_text(str(change.get("subject", ""))), csv_text(str(change.get("role") or "")))
+                    + (csv_text(message),),
                 )
                 continue
-            refused = [i for i in r.refused_job_ids if i == wanted_id] if wanted_id else r.refused_job_ids
+            ip, reason, refused = r[14], r[16], r[17]
+            refused = [i for i in refused if i == wanted_id] if wanted_id else refused
             for position, refused_id in enumerate(refused or [""]):
                 yield (
-                    (r.seq, position),
-                    _export_row(
-                        **common,
-                        job_id=refused_id,
-                        outcome=REFUSED,
-                        message=r.reason,
-                        client_ip=r.client_ip,
-                        seq=r.seq,
-                    ),
+                    seq,
+                    position,
+                    (*common[:1], "", *common[2:], csv_cell(refused_id), "", "", REFUSED, csv_text(reason))
+                    + ("", "", "", "", csv_text(ip), "", seq, *NO_ACCESS),
                 )
 
     with read_snapshot():
         intents, others = intent_rows(), record_rows()
         with closing(intents), closing(others):  # a client that goes away mid-download closes the cursors
-            for _key, row in heapq.merge(intents, others, key=itemgetter(0)):
+            for _seq, _position, row in heapq.merge(intents, others):
                 yield row
+
+
+def audit_export_csv(rows: Iterable[tuple], *, rows_per_chunk: int = 500) -> Iterator[str]:
+    """The header, then the rows as CSV text in chunks of many rows (one write per chunk, not per row)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(EXPORT_COLUMNS)
+    chunk: list[tuple] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= rows_per_chunk:
+            writer.writerows(chunk)
+            chunk.clear()
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    writer.writerows(chunk)
+    yield buffer.getvalue()

@@ -209,3 +209,33 @@ class AuditRefusalRepeat(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} repeated {self.count} times"
+
+
+class AuditUnsettledJob(models.Model):
+    """A selected job whose fate the log does not know yet: no result, or its latest result "unknown".
+
+    Derived from the chain, not part of it: audit.services adds a row per intent job line and removes it
+    when a settling result is appended (an "unknown" result puts it back), under the chain lock, in the
+    same transaction. Reconcile and the batch pages read this short table instead of the whole log.
+    """
+
+    seq = models.BigIntegerField(help_text="the intent record's seq")
+    position = models.PositiveIntegerField()
+    batch_id = models.UUIDField()
+    project_id = models.CharField(max_length=64)
+    job_id = models.BigIntegerField()
+    name = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["seq", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["seq", "position"], name="audit_unsettled_line"),
+        ]
+        indexes = [
+            models.Index(fields=["batch_id", "job_id"], name="audit_unsettled_batch_job"),
+            models.Index(fields=["project_id", "job_id"], name="audit_unsettled_project_job"),
+        ]
+        verbose_name = "audit unsettled job"
+
+    def __str__(self) -> str:
+        return f"job {self.job_id} of batch {self.batch_id}: unsettled"

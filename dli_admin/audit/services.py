@@ -32,6 +32,7 @@ from .models import (
     AuditRecord,
     AuditRefusalRepeat,
     AuditSource,
+    AuditUnsettledJob,
 )
 
 logger = logging.getLogger(__name__)
@@ -142,9 +143,56 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
             lines.extend(jobs)
         AuditRecord.objects.bulk_create(records, batch_size=500)
         AuditIntentJob.objects.bulk_create(lines, batch_size=500)
+        _unsettled_keep(records, lines)
         at = now.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
         checkpoint = Checkpoint(database=str(database), seq=seq, hash=prev_hash, at=at)
         transaction.on_commit(partial(_checkpoint_written, checkpoint))
+
+
+def _unsettled_keep(records: Sequence[AuditRecord], lines: Sequence[AuditIntentJob]) -> None:
+    """Keep AuditUnsettledJob in step with what was just appended: a new job line is unsettled until
+    a result settles it; a job's latest result decides (an "unknown" one makes it unsettled again)."""
+    AuditUnsettledJob.objects.bulk_create(
+        [
+            AuditUnsettledJob(
+                seq=line.record_id,
+                position=line.position,
+                batch_id=line.batch_id,
+                project_id=line.project_id,
+                job_id=line.job_id,
+                name=line.name,
+            )
+            for line in lines
+        ],
+        batch_size=500,
+    )
+    latest: dict[uuid.UUID, dict[int, str]] = {}  # batch -> job -> outcome of its newest result here
+    for record in records:
+        if record.kind == AuditKind.RESULT and record.batch_id is not None and record.job_id is not None:
+            latest.setdefault(record.batch_id, {})[record.job_id] = record.outcome
+    for batch_id, outcomes in latest.items():
+        settled = [job_id for job_id, outcome in outcomes.items() if outcome != AuditOutcome.UNKNOWN]
+        unknown = [job_id for job_id, outcome in outcomes.items() if outcome == AuditOutcome.UNKNOWN]
+        if settled:
+            AuditUnsettledJob.objects.filter(batch_id=batch_id, job_id__in=settled).delete()
+        if unknown:
+            again = AuditIntentJob.objects.filter(batch_id=batch_id, job_id__in=unknown).values_list(
+                "record_id", "position", "project_id", "job_id", "name"
+            )
+            AuditUnsettledJob.objects.bulk_create(
+                [
+                    AuditUnsettledJob(
+                        seq=seq,
+                        position=position,
+                        batch_id=batch_id,
+                        project_id=project,
+                        job_id=job,
+                        name=name,
+                    )
+                    for seq, position, project, job, name in again
+                ],
+                ignore_conflicts=True,  # still unsettled from before: the row is there
+            )
 
 
 def audit_intent_record(

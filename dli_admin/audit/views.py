@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import re
 import uuid
-from collections.abc import Iterable, Iterator
-from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, StreamingHttpResponse
@@ -19,13 +15,9 @@ from dli_admin.accounts.http import AuthenticatedHttpRequest
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import audit_project_ids
 
-from .export import EXPORT_COLUMNS, audit_export_rows
+from .export import audit_export_csv, audit_export_rows
 from .forms import AuditFilterForm
 from .selectors import BatchDetail, audit_batch_page, audit_batch_read
-
-# A spreadsheet runs a cell as a formula when it starts with = + - @ (tab and CR too, OWASP), also after
-# leading whitespace or zero-width characters, and in their full-width forms (U+FF1D U+FF0B U+FF0D U+FF20).
-FORMULA = re.compile(r"[\t\r]|[\s\u200b\ufeff]*[=+\-@\uff1d\uff0b\uff0d\uff20]")
 
 
 def _scope(request: AuthenticatedHttpRequest) -> set[str] | None:
@@ -82,31 +74,6 @@ def audit_batch_rows(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> 
     return render(request, "audit/batch.html#job-rows", {"batch": batch, "expanded": True})
 
 
-def csv_cell(value: object) -> object:
-    """A CSV cell; text a spreadsheet would run as a formula (FORMULA) gets a leading quote (ASVS 1.2.10)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return timezone.localtime(value).isoformat()
-    if isinstance(value, uuid.UUID):
-        return str(value)
-    if isinstance(value, str) and FORMULA.match(value):
-        return f"'{value}"
-    return value
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def _csv_lines(rows: Iterable[tuple]) -> Iterator[str]:
-    writer = csv.writer(_Echo())
-    yield writer.writerow(list(EXPORT_COLUMNS))
-    for row in rows:
-        yield writer.writerow([csv_cell(value) for value in row])
-
-
 @require_GET
 def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingHttpResponse:
     """The current filter as CSV, one row per job record, streamed from server-side cursors."""
@@ -115,7 +82,7 @@ def audit_export(request: AuthenticatedHttpRequest) -> HttpResponse | StreamingH
     if not form.is_valid():
         return render(request, "audit/list.html", {"form": form, "page": None, "projects": []}, status=400)
     rows = audit_export_rows(scope=scope, filters=form.filters())
-    response = StreamingHttpResponse(_csv_lines(rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(audit_export_csv(rows), content_type="text/csv; charset=utf-8")
     filename = f"dli-audit-{timezone.localdate():%Y-%m-%d}.csv"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response

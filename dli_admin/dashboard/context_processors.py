@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from dli_admin.projects.permissions import audit_project_ids
+from dli_admin.projects.permissions import may_read_audit
 
 
 def navigation(request: HttpRequest) -> dict:
@@ -12,4 +12,4 @@ def navigation(request: HttpRequest) -> dict:
         return {}
     match = request.resolver_match
     section = "audit" if match and (match.url_name or "").startswith("dli-audit") else "projects"
-    return {"can_read_audit": audit_project_ids(user) != set(), "nav_section": section}
+    return {"can_read_audit": may_read_audit(user), "nav_section": section}

@@ -34,6 +34,7 @@ from dli_admin.projects.permissions import is_auditor, may_delete_any, project_f
 from dli_admin.projects.selectors import JobFilters, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
+from .rows import job_rows
 
 logger = logging.getLogger(__name__)
 JOBS = "dashboard/jobs.html"
@@ -116,6 +117,7 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
         "form": form,
         "filters": filters,
         "page": page,
+        "rows": job_rows(page.jobs) if page else [],
         "error": error,
         "query": _query_without_page(request),
     }

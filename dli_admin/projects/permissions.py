@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.http import Http404
 
 from .models import DliProject, Grant, Role
@@ -28,11 +28,29 @@ def projects_visible_to(user) -> QuerySet[DliProject]:
 
 
 def project_for(user, project_id: str) -> tuple[DliProject, Role]:
-    """The project and the user's role in it, or 404: a project without a role does not exist for them."""
-    project = DliProject.objects.filter(project_id=project_id).first()
-    if project is None or (role := project_role(user, project)) is None:
+    """The project and the user's role in it, or 404: a project without a role does not exist for them.
+
+    One query: the role, and whether the user may read the audit log (the navigation asks), come with
+    the project."""
+    if not user.is_authenticated or not user.is_active:
         raise Http404("No such DLI project.")
-    return project, role
+    projects = DliProject.objects.filter(project_id=project_id)
+    if not user.is_superuser:
+        grants = Grant.objects.filter(user=user)
+        projects = projects.annotate(
+            granted=Subquery(grants.filter(project=OuterRef("pk")).values("role")[:1]),
+            reads_audit=Exists(grants.filter(role__in=[Role.AUDITOR, Role.OWNER])),
+        )
+    project = projects.first()
+    if project is None:
+        raise Http404("No such DLI project.")
+    if user.is_superuser:
+        return project, Role.OWNER
+    granted: str | None = project.granted  # type: ignore[attr-defined]  # the annotations above
+    setattr(user, _READS_AUDIT, project.reads_audit)  # type: ignore[attr-defined]
+    if not granted:
+        raise Http404("No such DLI project.")
+    return project, Role(granted)
 
 
 def can_delete(role: Role | None, status: str) -> bool:
@@ -49,6 +67,23 @@ def is_auditor(user) -> bool:
     if not user.is_authenticated or not user.is_active:
         return False
     return user.is_superuser or Grant.objects.filter(user=user, role=Role.AUDITOR).exists()
+
+
+_READS_AUDIT = "_dli_admin_reads_audit"  # may_read_audit's answer, kept on the user for this request
+
+
+def may_read_audit(user) -> bool:
+    """Whether the user may read some of the audit log (audit_project_ids is not empty): at most one
+    query, none when project_for already asked on this request."""
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    known = getattr(user, _READS_AUDIT, None)
+    if known is None:
+        known = Grant.objects.filter(user=user, role__in=[Role.AUDITOR, Role.OWNER]).exists()
+        setattr(user, _READS_AUDIT, known)
+    return known
 
 
 def audit_project_ids(user) -> set[str] | None:

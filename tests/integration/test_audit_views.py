@@ -416,6 +416,7 @@ def test_the_export_is_a_dated_streamed_attachment_with_one_row_per_job_record(c
     )
     assert rows[0]["client ip"] == "192.0.2.10" and rows[6]["source"] == "reconcile"
     assert datetime.fromisoformat(rows[0]["time"]).tzinfo is not None
+    assert rows[0]["time"].endswith("Z") and len(rows[0]["time"]) == len("2026-01-02T03:04:05Z")
 
 
 def test_the_export_defuses_spreadsheet_formulas(client, auditor, log):

@@ -12,8 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dli_admin.audit.chain import GENESIS, RECORD_FIELDS, canonical, record_hash
+from dli_admin.audit.export import csv_cell
 from dli_admin.audit.services import client_ip_for
-from dli_admin.audit.views import csv_cell
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
 BATCH = uuid.UUID("12345678-1234-4678-9234-567812345678")
@@ -125,10 +125,11 @@ def test_other_csv_cells_are_left_alone(value):
     assert csv_cell(value) == value
 
 
-def test_csv_cells_show_times_in_local_time_and_uuids_as_text(settings):
+def test_csv_cells_show_times_in_utc_to_the_second_and_uuids_as_text(settings):
     settings.TIME_ZONE = "Europe/Berlin"
 
-    assert csv_cell(WHEN) == "2026-03-04T06:06:07.000890+01:00"
+    assert csv_cell(WHEN) == "2026-03-04T05:06:07Z"
+    assert csv_cell(WHEN.astimezone(timezone(timedelta(hours=1)))) == "2026-03-04T05:06:07Z"
     assert csv_cell(BATCH) == str(BATCH)
     assert csv_cell(None) == ""
 

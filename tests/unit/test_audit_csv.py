@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dli_admin.audit.views import csv_cell
+from dli_admin.audit.export import csv_cell
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,127 @@
+# ruff: noqa: E501  (the rows below are the template markup, kept as one line per cell as in jobs.html)
+"""Time the jobs page's server side beyond its one DLI list call, for 10 and 100 rows, and count queries.
+
+    .venv/bin/python benchmarks/jobs_page.py [--repeat 20]
+
+The DLI list call is replaced by a page of jobs built in advance, so the figure is routing, the
+session, permissions, queries and rendering alone (through Django's test client, as an operator of a
+project in a throwaway SQLite file in var/). The peer is the table's rows rendered as they were before
+(a dozen template filters per row, timesince among them), measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from unittest import mock
+
+ROOT = Path(__file__).resolve().parents[1]
+DB = ROOT / "var" / "bench-jobs.sqlite3"
+
+OLD_ROW = """{% load dli_tags visible %}{% for job in jobs %}<tr id="job-{{ job.job_id }}">
+<td class="check"><input type="checkbox" name="job_ids" value="{{ job.job_id }}" aria-label="Select {{ job.name }}"></td>
+<td class="name">{{ job.name|visible }}</td><td class="mono">{{ job.job_id }}</td>
+<td><span class="status status-{{ job.status|status_tone }}" title="{{ job.status }}">{{ job.status|status_label }}</span></td>
+<td>{{ job.job_type }}</td><td>{{ job.queue_name|default:"—" }}</td><td>{{ job.user_name|default:"—" }}</td>
+<td>{% if job.create_time %}<time datetime="{{ job.create_time|date:'c' }}">{{ job.create_time|date:"Y-m-d H:i" }}</time> <span class="muted">{{ job.create_time|timesince }} ago</span>{% endif %}</td>
+<td>{% if job.start_time %}<time datetime="{{ job.start_time|date:'c' }}">{{ job.start_time|date:"Y-m-d H:i" }}</time>{% else %}<span class="muted">never</span>{% endif %}</td>
+<td>{{ job.duration|duration }}</td></tr>{% endfor %}"""
+
+NEW_ROW = """{% for row in rows %}<tr id="job-{{ row.job.job_id }}">
+<td class="check"><input type="checkbox" name="job_ids" value="{{ row.job.job_id }}" aria-label="Select {{ row.job.name }}"></td>
+<td class="name">{{ row.name }}</td><td class="mono">{{ row.job.job_id }}</td>
+<td><span class="status status-{{ row.status_tone }}" title="{{ row.job.status }}">{{ row.status_label }}</span></td>
+<td>{{ row.job.job_type }}</td><td>{{ row.job.queue_name|default:"—" }}</td><td>{{ row.job.user_name|default:"—" }}</td>
+<td>{% if row.created %}<time datetime="{{ row.created_iso }}">{{ row.created }}</time> <span class="muted">{{ row.created_ago }} ago</span>{% endif %}</td>
+<td>{% if row.started %}<time datetime="{{ row.started_iso }}">{{ row.started }}</time>{% else %}<span class="muted">never</span>{% endif %}</td>
+<td>{{ row.duration }}</td></tr>{% endfor %}"""
+
+
+def median_ms(action, repeat: int) -> float:
+    action()
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - began) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    DB.parent.mkdir(exist_ok=True)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{DB}{suffix}").unlink(missing_ok=True)
+    os.environ.update(
+        DATABASE_URL=f"sqlite:///{DB}", DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="dli_admin.settings"
+    )
+    import django
+    from django.conf import settings
+
+    django.setup()
+    settings.DEBUG = False
+    from django.core.management import call_command
+    from django.db import connection
+    from django.template import Context, Template
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, setup_test_environment
+    from django.urls import reverse
+
+    from dli_admin.dashboard import views
+    from dli_admin.dashboard.rows import job_rows
+    from dli_admin.dli.types import Job
+    from dli_admin.projects.models import DliProject, Grant
+    from dli_admin.projects.selectors import JobsPage
+
+    call_command("migrate", verbosity=0, skip_checks=True)
+    setup_test_environment()
+    project = DliProject.objects.create(project_id="f" * 32, name="bench")
+    user = django.contrib.auth.get_user_model().objects.create_user("bench-operator")
+    Grant.objects.create(user=user, project=project, role="operator")
+    now = datetime.now(UTC)
+    jobs = tuple(
+        Job(
+            job_id=10_000 + i,
+            name=f"etl-nightly-{i}",
+            status=["job_running", "job_finish", "job_failed"][i % 3],
+            job_type="flink_sql_job",
+            queue_name="q-general",
+            user_name="anna.schmidt",
+            create_time=now - timedelta(days=i % 30, hours=i % 24, minutes=i),
+            start_time=None if i % 7 == 0 else now - timedelta(hours=i),
+            duration=timedelta(seconds=37 * i),
+        )
+        for i in range(100)
+    )
+    client = Client()
+    client.force_login(user)
+    url = reverse("dli-job-list", args=[project.project_id])
+    print("jobs page, server time beyond the DLI list call (the DLI call replaced by a ready page):")
+    for size in (10, 100):
+        page = JobsPage(jobs=jobs[:size], total_count=1000, page=1, page_size=size)
+        with (
+            mock.patch.object(views, "flink_jobs_page", return_value=page),
+            mock.patch.object(views, "dli_client_for", return_value=None),
+        ):
+            with CaptureQueriesContext(connection) as queries:
+                assert client.get(url, {"page_size": size}).status_code == 200
+            count = len(queries.captured_queries)
+            ms = median_ms(lambda size=size: client.get(url, {"page_size": size}), args.repeat)
+        print(f"  {size:>3} rows: {ms:6.1f} ms (goal <= 15 for 100), {count} queries (goal <= 3, constant)")
+    old, new = Template(OLD_ROW), Template(NEW_ROW)
+    old_ms = median_ms(lambda: old.render(Context({"jobs": jobs})), args.repeat)
+    new_ms = median_ms(lambda: new.render(Context({"rows": job_rows(jobs)})), args.repeat)
+    print(f"  100 rows alone: {new_ms:.1f} ms now (cells computed in Python), {old_ms:.1f} ms before", end="")
+    print(f" (template filters per cell); ratio {old_ms / new_ms:.1f}x")
+
+
+if __name__ == "__main__":
+    main()
