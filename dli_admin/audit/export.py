@@ -31,6 +31,7 @@ EXPORT_COLUMNS = {
     "client ip": "client_ip",
     "source": "source",
     "seq": "seq",
+    "snapshot digest": "snapshot_digest",
 }
 
 
@@ -83,7 +84,7 @@ def audit_export_rows(
     record_fields: tuple[str, ...] = ("seq", "created_at", "kind", "batch_id", "actor_username")
     record_fields += ("project_id", "job_id", "job_name", "outcome", "message", "error_code")
     record_fields += ("dli_request_id", "attempts", "duration_ms", "client_ip", "source", "reason")
-    record_fields += ("refused_job_ids",)
+    record_fields += ("refused_job_ids", "snapshot_digest")
 
     # Generators, not just iterators: closing one closes its server-side cursor.
     def intent_rows() -> Generator[tuple, None, None]:
@@ -130,6 +131,7 @@ def audit_export_rows(
                         duration_ms=r.duration_ms,
                         source=r.source,
                         seq=r.seq,
+                        snapshot_digest=r.snapshot_digest,
                     ),
                 )
                 continue

@@ -14,9 +14,18 @@ from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
 
-from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
+from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, walk
 from .checkpoints import Checkpoint, audit_key
-from .models import AuditDatabase, AuditIntentJob, AuditKind, AuditOutcome, AuditRecord, AuditRefusalRepeat
+from .models import (
+    AuditDatabase,
+    AuditIntentJob,
+    AuditKind,
+    AuditOutcome,
+    AuditRecord,
+    AuditRefusalRepeat,
+    AuditSource,
+    JobSnapshot,
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ def audit_chain_verify(
         with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
             pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
             status, found_expected = walk(records, lines, expected_head, key=audit_key(), pin=pin)
+        _snapshots_verify(last, chunk_size=max(1, chunk_size // 10))
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
     if not found_expected:
@@ -128,6 +138,48 @@ def audit_chain_verify(
             last, f"the expected head {expected_head} is not in the chain: records were rewritten or removed"
         )
     return status
+
+
+def _snapshots_verify(last: int, *, chunk_size: int) -> None:
+    """Each stored snapshot still has the digest it was stored with, and each digest in the chain (whose
+    records were just verified) names a stored snapshot of that job (of that batch, for a delete)."""
+    snapshots = _closable(
+        JobSnapshot.objects.order_by("id").values_list("id", "digest", "definition").iterator(chunk_size)
+    )
+    with closing(snapshots):
+        for snapshot_id, digest, definition in snapshots:
+            if snapshot_digest(definition) != digest:
+                cited = (
+                    AuditRecord.objects.filter(seq__lte=last, snapshot_digest=digest)
+                    .order_by("seq")
+                    .values_list("seq", flat=True)
+                    .first()
+                )
+                raise ChainBroken(
+                    cited or 0,
+                    "its definition no longer matches its digest: the snapshot was changed"
+                    + (f" (record {cited} carries that digest)" if cited else ""),
+                    where=f"snapshot {snapshot_id}",
+                )
+    same = JobSnapshot.objects.filter(
+        digest=OuterRef("snapshot_digest"), job_id=OuterRef("job_id"), project_id=OuterRef("project_id")
+    )
+    orphan = (
+        AuditRecord.objects.filter(seq__lte=last)
+        .exclude(snapshot_digest="")
+        .filter(
+            (Q(source=AuditSource.RESTORE) & ~Exists(same))
+            | (~Q(source=AuditSource.RESTORE) & ~Exists(same.filter(batch_id=OuterRef("batch_id"))))
+        )
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if orphan is not None:
+        raise ChainBroken(
+            orphan,
+            "its snapshot digest names no stored snapshot of its job: the snapshot was changed or removed",
+        )
 
 
 # --- Review pages ---------------------------------------------------------------------------------

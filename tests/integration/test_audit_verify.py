@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from dli_admin.audit.chain import KEYED, PLAIN, RECORD_FIELDS, record_hash
+from dli_admin.audit.chain import PLAIN, RECORD_FIELDS, SNAPSHOT, record_hash
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import (
     AuditJobResult,
@@ -111,7 +111,7 @@ def key() -> bytes:
     return settings.DLI_ADMIN_AUDIT_KEY.encode()
 
 
-def rehash(seq: int, prev_hash: str, *, version: int = KEYED, with_key: bool = True) -> str:
+def rehash(seq: int, prev_hash: str, *, version: int = SNAPSHOT, with_key: bool = True) -> str:
     """Recompute a record's hash the way the application does, as a well-informed attacker would: one
     who holds the audit key (with_key), or one who does not and hashes as version 1 did."""
     record = AuditRecord.objects.get(seq=seq)
@@ -163,6 +163,7 @@ TAMPERED = {
     "attempts": 7,
     "duration_ms": 12345,
     "prev_hash": "f" * 64,
+    "snapshot_digest": "ab" * 32,
     "hash": "e" * 64,
 }
 
@@ -233,8 +234,8 @@ def test_removing_the_last_records_is_found_against_the_checkpoint(chain):
 
 def forged(seq: int, prev_hash: str, **changes) -> dict:
     record = AuditRecord.objects.filter(seq=2).values(*RECORD_FIELDS).get()
-    record.update(seq=seq, prev_hash=prev_hash, job_id=99, hash_version=KEYED, **changes)
-    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS], version=KEYED, key=key())
+    record.update(seq=seq, prev_hash=prev_hash, job_id=99, hash_version=SNAPSHOT, **changes)
+    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS], version=SNAPSHOT, key=key())
     return record
 
 
@@ -435,5 +436,5 @@ def test_records_from_before_the_key_still_verify_and_the_first_keyed_one_says_s
         write_chain()
 
     versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
-    assert versions == [1, 1] + [2] * 8
+    assert versions == [1, 1] + [SNAPSHOT] * 8
     assert verify().startswith("audit chain OK: 10 records")
