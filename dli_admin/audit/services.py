@@ -159,6 +159,7 @@ def audit_intent_record(
     client_ip: str,
     user_agent: str,
     source: str = "",
+    reason: str = "",
 ) -> None:
     """Record what is about to be deleted (source "restore": re-created), and commit it before returning.
 
@@ -178,6 +179,7 @@ def audit_intent_record(
         project_name=_clean(project_name, 100),
         client_ip=_clean(client_ip, 64),
         user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason=_clean(reason, 500),
     )
     lines = [
         AuditIntentJob(job_id=int(job.job_id), name=_clean(job.name, 255), status=_clean(job.status, 64))

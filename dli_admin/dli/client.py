@@ -317,6 +317,7 @@ class DliClient:
         except DliError as err:
             if err.category is ErrorCategory.UNPARSEABLE:
                 err = self._ambiguous(err)  # DLI answered 2xx: the job may well exist
+            err.status = err.status or exchange.status  # a 2xx saying is_success=false: DLI refused
             raise self._annotated(err, exchange) from None
         return CreatedJob(job_id, status_name, exchange.request_id, exchange.sends)
 
