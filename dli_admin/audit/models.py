@@ -4,6 +4,8 @@ the chain since version 3), written only by audit.services."""
 
 from __future__ import annotations
 
+import json
+
 from django.db import models
 
 from .chain import RECORD_FIELDS
@@ -189,6 +191,22 @@ class JobSnapshot(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"snapshot {self.digest[:12]} of job {self.job_id} ({self.job_name})"
+
+    def as_document(self) -> dict:
+        """The snapshot as a download shows it: what was kept, and the definition as DLI gave it."""
+        return {
+            "job_id": self.job_id,
+            "name": self.job_name,
+            "job_type": self.job_type,
+            "delete_batch_id": str(self.batch_id),
+            "taken_at": self.taken_at.isoformat(),
+            "digest": self.digest,
+            "definition": json.loads(self.definition),
+        }
+
+    @property
+    def pretty(self) -> str:
+        return json.dumps(json.loads(self.definition), indent=2, ensure_ascii=False, sort_keys=True)
 
 
 class AuditDatabase(AppendOnlyModel):

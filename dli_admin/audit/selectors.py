@@ -397,6 +397,7 @@ class BatchJob:
     status: str
     latest: AuditRecord | None
     results: int
+    snapshot: JobSnapshot | None = None  # the definition kept before its delete, or restored from
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,11 @@ class BatchDetail:
     jobs: list[BatchJob]
     results: list[AuditRecord]  # every result in chain order, later reconcile results included
     counts: dict[str, int]
+    snapshots: dict[int, JobSnapshot] = field(default_factory=dict)  # job id -> the snapshot its results name
+
+    @property
+    def is_restore(self) -> bool:
+        return self.intent is not None and self.intent.source == AuditSource.RESTORE
 
     @property
     def head(self) -> AuditRecord:
@@ -436,10 +442,23 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
     for result in results:
         latest[result.job_id] = result
         tally[result.job_id] = tally.get(result.job_id, 0) + 1
+    digests = {result.job_id: result.snapshot_digest for result in results if result.snapshot_digest}
+    by_digest = {
+        snapshot.digest: snapshot
+        for snapshot in JobSnapshot.objects.filter(digest__in=set(digests.values())).order_by("id")
+    }
+    snapshots = {
+        job_id: by_digest[d] for job_id, d in digests.items() if job_id is not None and d in by_digest
+    }
     selected = intent.jobs.order_by("position") if intent else AuditIntentJob.objects.none()
     jobs = [
         BatchJob(
-            line.job_id, line.name, line.status, latest.pop(line.job_id, None), tally.get(line.job_id, 0)
+            line.job_id,
+            line.name,
+            line.status,
+            latest.pop(line.job_id, None),
+            tally.get(line.job_id, 0),
+            snapshots.get(line.job_id),
         )
         for line in selected
     ]
@@ -449,4 +468,21 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
     for job in jobs:
         if job.latest:
             counts[job.latest.outcome] = counts.get(job.latest.outcome, 0) + 1
-    return BatchDetail(batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts)
+    return BatchDetail(
+        batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts, snapshots=snapshots
+    )
+
+
+def snapshots_document(
+    snapshots: Iterable[JobSnapshot], *, batch_id: uuid.UUID, project_id: str
+) -> dict[str, object]:
+    """Snapshots as one JSON document (a whole batch's, or one job's): what a download hands out."""
+    return {
+        "batch_id": str(batch_id),
+        "project_id": project_id,
+        "note": (
+            "Job definitions kept by dli-admin before each delete; "
+            "checkpoints and savepoints are not part of them."
+        ),
+        "jobs": [snapshot.as_document() for snapshot in snapshots],
+    }

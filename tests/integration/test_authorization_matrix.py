@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import audit_intent_record
-from dli_admin.deletes import services
+from dli_admin.deletes import runner, services
 from dli_admin.projects.jobs import JobRef
 from dli_admin.projects.models import DliProject
 from dli_admin.simulator.seed import DEMO_PROJECTS
@@ -46,7 +46,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "superuser": superuser,
     }
     projects = {"own": project_a, "other": other}
-    jobs, batches, delete_batches = {}, {}, {}
+    jobs, batches, delete_batches, restorable = {}, {}, {}, {}
     for scope, project in projects.items():
         jobs[scope] = simulator.add_job(project.project_id, name=f"{scope}-job", status="job_finish")
         unsettled = simulator.add_job(project.project_id, name=f"{scope}-unsettled", status="job_finish")
@@ -67,6 +67,13 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         delete_batches[scope] = services.flink_jobs_delete(
             requester=requester, project=project, token=plan.token
         )
+        # A delete batch that ended with a snapshot kept of its deleted job: what restore works from.
+        ended = simulator.add_job(project.project_id, name=f"{scope}-deleted", status="job_finish")
+        plan = services.flink_jobs_delete_plan(requester=requester, project=project, job_ids=[str(ended)])
+        restorable[scope] = services.flink_jobs_delete(requester=requester, project=project, token=plan.token)
+        runner.batch_run(restorable[scope].pk)
+        restorable[scope].refresh_from_db()
+        jobs[f"{scope}-deleted"] = ended
     simulator.clear_requests()
     return {
         "users": users,
@@ -74,6 +81,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "jobs": jobs,
         "batches": batches,
         "delete_batches": delete_batches,
+        "restorable": restorable,
     }
 
 
@@ -101,8 +109,24 @@ def request_for(world, name: str, scope: str, role: str):
         url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
     elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel"):
         url = reverse(name, args=[pid, world["delete_batches"][scope].pk])
-    elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
+    elif name in ("dli-audit-batch", "dli-audit-batch-rows", "dli-audit-batch-snapshots"):
         url = reverse(name, args=[world["batches"][scope]])
+    elif name == "dli-batch-snapshots":
+        url = (
+            reverse(name, args=[pid, world["restorable"][scope].pk])
+            + f"?job={world['jobs'][f'{scope}-deleted']}"
+        )
+    elif name == "dli-batch-restore-review":
+        url, data = reverse(name, args=[pid, world["restorable"][scope].pk]), {"scope": "all"}
+    elif name == "dli-batch-restore":
+        url, data = reverse(name, args=[pid, world["restorable"][scope].pk]), {"token": "not-a-confirmation"}
+        if role in ("owner", "superuser") and (scope == "own" or role == "superuser"):
+            plan = services.flink_jobs_restore_plan(
+                requester=services.Requester(user=world["users"][role]),
+                project=project,
+                batch=world["restorable"][scope],
+            )
+            data = {"token": plan.token}
     else:
         url = reverse(name)
     return url, data
