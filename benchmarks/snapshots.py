@@ -24,12 +24,14 @@ CREATE TABLE orders_source (
   status STRING, channel STRING, country STRING, created_at TIMESTAMP(3), updated_at TIMESTAMP(3),
   payload STRING, WATERMARK FOR created_at AS created_at - INTERVAL '5' SECOND
 ) WITH (
-  'connector' = 'kafka', 'topic' = 'prod.orders.v3', 'properties.bootstrap.servers' = '10.0.1.11:9092,10.0.1.12:9092',
+  'connector' = 'kafka', 'topic' = 'prod.orders.v3',
+  'properties.bootstrap.servers' = '10.0.1.11:9092,10.0.1.12:9092',
   'properties.group.id' = 'dli-orders-enrich', 'scan.startup.mode' = 'group-offsets', 'format' = 'json',
   'json.ignore-parse-errors' = 'true'
 );
 CREATE TABLE merchants_dim (
-  merchant_id STRING, merchant_name STRING, segment STRING, region STRING, PRIMARY KEY (merchant_id) NOT ENFORCED
+  merchant_id STRING, merchant_name STRING, segment STRING, region STRING,
+  PRIMARY KEY (merchant_id) NOT ENFORCED
 ) WITH (
   'connector' = 'jdbc', 'url' = 'jdbc:postgresql://10.0.2.20:5432/catalog', 'table-name' = 'merchants',
   'lookup.cache.max-rows' = '50000', 'lookup.cache.ttl' = '10min'
@@ -82,8 +84,11 @@ def main() -> None:
         plain = flink_jobs_read(client=client, job_ids=ids, narrow=narrow)
         detailed = flink_jobs_read(client=client, job_ids=ids, narrow=narrow, detail=True)
         with_definition = sum(1 for job in detailed.found.values() if job.has_definition)
-        print(f"recheck of {count} jobs: {plain.calls} DLI calls without show_detail, {detailed.calls} with it")
-        print(f"  extra DLI calls for snapshots: {detailed.calls - plain.calls} ({with_definition} definitions read)")
+        print(
+            f"recheck of {count} jobs: {plain.calls} DLI calls without show_detail, {detailed.calls} with it"
+        )
+        extra = detailed.calls - plain.calls
+        print(f"  extra DLI calls for snapshots: {extra} ({with_definition} definitions read)")
         seeded = [
             len(snapshot_text(job.detail).encode())
             for job in client.list_jobs(limit=100, show_detail=True, order="asc").jobs
@@ -91,9 +96,12 @@ def main() -> None:
         realistic = len(snapshot_text(detailed.found[ids[0]].detail).encode())
         large = dict(detailed.found[ids[0]].detail or {}, sql_body=REALISTIC_SQL * 8)
         print("bytes per snapshot (definition text, UTF-8; plus ~200 bytes of row and index per job):")
-        print(f"  seeded demo jobs (one-line SQL): median {statistics.median(seeded):.0f}, max {max(seeded)}")
+        median = statistics.median(seeded)
+        print(f"  seeded demo jobs (one-line SQL): median {median:.0f}, max {max(seeded)}")
         print(f"  realistic SQL job ({len(REALISTIC_SQL)}-character body): {realistic}")
-        print(f"  large SQL job ({len(REALISTIC_SQL) * 8}-character body): {len(snapshot_text(large).encode())}")
+        print(
+            f"  large SQL job ({len(REALISTIC_SQL) * 8}-character body): {len(snapshot_text(large).encode())}"
+        )
         print(f"  per 1,000 realistic jobs: {realistic * 1000 / 1e6:.1f} MB")
 
 

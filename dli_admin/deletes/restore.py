@@ -110,6 +110,8 @@ def restore_request(definition: Mapping[str, Any]) -> CreateRequest:
         raise NotRestorable("the snapshot holds no job_config")
     if definition.get("run_mode") == "edge_node" or job_type == "flink_sql_edge_job":
         raise NotRestorable("an edge job needs its edge groups, which dli-admin does not re-create")
+    top: tuple[str, ...]
+    keys: tuple[str, ...]
     if job_type in SQL_TYPES:
         if not _present(definition.get("sql_body")):
             raise NotRestorable("the snapshot holds no SQL body")

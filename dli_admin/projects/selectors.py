@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -24,7 +25,7 @@ class JobFilters:
     job_type: str = ""
     order: str = "desc"
 
-    def client_kwargs(self) -> dict[str, str]:
+    def client_kwargs(self) -> dict[str, Any]:
         """The filters as DLI list parameters (empty ones left out)."""
         values = {
             "status": self.status,
@@ -93,15 +94,17 @@ def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int)
 
 
 def _pages_after(
-    client: DliClient, first: JobPage, filters: Mapping[str, str], *, detail: bool = False
+    client: DliClient, first: JobPage, filters: Mapping[str, Any], *, detail: bool = False
 ) -> list[JobPage]:
     """The list pages after the first, a few at a time (DLI_CONCURRENCY): dli-admin's parallel pager."""
     offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
-    extra = {"show_detail": True} if detail else {}
     with ThreadPoolExecutor(max_workers=settings.DLI_CONCURRENCY) as pool:
         return list(
             pool.map(
-                lambda offset: client.list_jobs(offset=offset, limit=PAGE_LIMIT, **filters, **extra), offsets
+                lambda offset: client.list_jobs(
+                    offset=offset, limit=PAGE_LIMIT, show_detail=detail, **filters
+                ),
+                offsets,
             )
         )
 

@@ -1,4 +1,4 @@
-"""Delete two jobs, see what was kept of them, and restore one, in a real headless Chromium with a real worker."""
+"""Delete two jobs, see what was kept of them, restore one: headless Chromium and a real worker."""
 
 from __future__ import annotations
 

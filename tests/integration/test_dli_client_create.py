@@ -1,4 +1,4 @@
-"""DliClient's create SQL job and create jar job, and list with show_detail, against the simulator on loopback."""
+"""DliClient's create SQL and jar job calls, and list with show_detail, against the simulator on loopback."""
 
 from __future__ import annotations
 

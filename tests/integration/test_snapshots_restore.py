@@ -1,4 +1,4 @@
-"""Snapshots before delete and restore from them, against the simulator: the runner, services and the audit log."""
+"""Snapshots before delete, and restores from them, against the simulator: runner, services, audit log."""
 
 from __future__ import annotations
 

@@ -91,7 +91,7 @@ class Command(BaseCommand):
         act.add_argument(
             "--without-snapshot",
             action="store_true",
-            help="owners only: also delete jobs whose definition DLI does not give (no snapshot kept; audited)",
+            help="owners only: also delete jobs whose definition DLI does not give (no snapshot; audited)",
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
