@@ -438,3 +438,42 @@ def test_records_from_before_the_key_still_verify_and_the_first_keyed_one_says_s
     versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
     assert versions == [1, 1] + [SNAPSHOT] * 8
     assert verify().startswith("audit chain OK: 10 records")
+
+
+def test_records_of_versions_1_2_and_3_verify_in_one_chain_and_a_version_never_goes_down(
+    django_capture_on_commit_callbacks,
+):
+    from dli_admin.audit.chain import GENESIS, KEYED
+
+    prev_hash = GENESIS
+    for seq, version in ((1, PLAIN), (2, KEYED), (3, KEYED)):  # as versions 1 and 2 wrote them
+        record = {name: "" for name in RECORD_FIELDS} | {
+            "seq": seq,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "kind": "refusal",
+            "batch_id": None,
+            "actor_id": None,
+            "project_id": PROJECT,
+            "refused_job_ids": [],
+            "job_id": None,
+            "attempts": 0,
+            "duration_ms": 0,
+            "prev_hash": prev_hash,
+        }
+        values = [record[name] for name in RECORD_FIELDS]
+        record["hash"] = prev_hash = record_hash(values, version=version, key=key())
+        record["hash_version"] = version
+        del record["snapshot_digest"]  # the column's default, "", as for a record from before it existed
+        insert(**record)
+    with django_capture_on_commit_callbacks(execute=True):
+        write_chain()
+
+    versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
+    assert versions == [PLAIN, KEYED, KEYED] + [SNAPSHOT] * 8
+    assert verify().startswith("audit chain OK: 11 records")
+
+    rehash(6, AuditRecord.objects.get(seq=5).hash, version=KEYED)  # a version-3 record made version 2
+    with pytest.raises(
+        CommandError, match="BROKEN at record 6: its hash version 2 is below an earlier record's 3"
+    ):
+        verify()
