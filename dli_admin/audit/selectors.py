@@ -49,8 +49,11 @@ def latest_outcome(batch_ref: str = "batch_id", job_ref: str = "job_id") -> Subq
 def audit_unsettled_jobs(
     *, project_id: str | None = None, job_ids: Iterable[int] | None = None
 ) -> list[UnsettledJob]:
-    """Jobs with an intent but no result, or whose latest result is "unknown", oldest batch first."""
-    lines = AuditIntentJob.objects.all()
+    """Jobs with an intent but no result, or whose latest result is "unknown", oldest batch first.
+
+    Deletes only: a restore's job is settled by its own batch (found by name), never by reading the
+    deleted job's id back, which is gone whatever became of the restore."""
+    lines = AuditIntentJob.objects.exclude(record__source=AuditSource.RESTORE)
     if project_id is not None:
         lines = lines.filter(project_id=project_id)
     if job_ids is not None:

@@ -346,3 +346,21 @@ def test_the_create_body_leaves_out_unset_values_and_keeps_false_and_zero():
         "cu_number": 2,
         "tags": [{"key": "team", "value": "data"}],
     }
+
+
+def test_an_unfinished_restore_is_left_to_its_batch_not_to_audit_reconcile(simulator, project_a, owner):
+    from dli_admin.audit.selectors import audit_unsettled_jobs
+    from dli_admin.deletes.restore import restore_expand
+
+    job_id = sql_job(simulator, project_a, "unfinished-restore")
+    deleted = delete(owner, project_a, [job_id])
+    requester = Requester(user=owner)
+    plan = services.flink_jobs_restore_plan(requester=requester, project=project_a, batch=deleted)
+    restoring = services.flink_jobs_restore(
+        requester=requester, project=project_a, batch=deleted, token=plan.token
+    )
+
+    restore_expand(restoring)  # its intent and rows, as a worker that then died would leave them
+
+    assert AuditRecord.objects.filter(kind=AuditKind.INTENT, batch_id=restoring.pk).exists()
+    assert audit_unsettled_jobs(project_id=project_a.project_id) == []
