@@ -177,6 +177,7 @@ def job_delete(request: AuthenticatedHttpRequest, project_id: str) -> HttpRespon
             project=project,
             token=token,
             confirm_name=confirm_name,
+            without_snapshot=request.POST.get("without_snapshot") == "on",
         )
     except services.NameMismatch as exc:
         # Show the same confirmation again with the message, so nothing typed is lost but the name.

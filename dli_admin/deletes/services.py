@@ -76,6 +76,7 @@ class DeletePlan:
     jobs: tuple[PlannedJob, ...]
     token: str
     needs_name: bool
+    owner: bool = False  # the requester may choose "delete without a snapshot"
 
     @property
     def eligible(self) -> list[PlannedJob]:
@@ -240,7 +241,7 @@ def flink_jobs_delete_plan(
         salt=CONFIRMATION_SALT,
         compress=True,
     )
-    return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned))
+    return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned), owner=role == Role.OWNER)
 
 
 def _exclusion(role: Role, status: str) -> str:
@@ -294,7 +295,7 @@ def flink_jobs_delete(
         raise PermissionDenied("Only an owner may delete jobs without keeping a snapshot of them.")
     confirmed = _load_confirmation(requester, project, role, token)
     if _needs_name(confirmed) and confirm_name.strip() != project.name:
-        plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
+        plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True, owner=role == Role.OWNER)
         message = f"Type the project name “{project.name}” exactly to confirm. Nothing was deleted."
         raise NameMismatch(message, plan)
     user: Any = requester.user

@@ -155,3 +155,28 @@ def test_restoring_nothing_selected_says_what_to_do(simulator, project_a, owner)
     )
 
     assert response.status_code == 400 and "Tick the jobs to restore" in response.content.decode()
+
+
+def test_only_an_owner_is_offered_delete_without_a_snapshot_and_a_forged_tick_is_refused(
+    simulator, project_a, owner, operator
+):
+    job = simulator.add_job(project_a.project_id, name="tick-nosnap", status="job_finish")
+    review_url = reverse("dli-job-delete-review", args=[project_a.project_id])
+    delete_url = reverse("dli-job-delete", args=[project_a.project_id])
+
+    owner_review = client_for(owner).post(review_url, {"job_ids": [str(job)]})
+    operator_client = client_for(operator)
+    operator_review = operator_client.post(review_url, {"job_ids": [str(job)]})
+
+    assert 'name="without_snapshot"' in owner_review.content.decode()
+    assert 'name="without_snapshot"' not in operator_review.content.decode()
+    token = operator_review.context["plan"].token
+    forged = operator_client.post(delete_url, {"token": token, "without_snapshot": "on"})
+    assert forged.status_code == 403
+    assert "without a snapshot" in AuditRecord.objects.filter(kind=AuditKind.REFUSAL).latest("seq").reason
+    assert not DeleteBatch.objects.exists()
+
+    ticked = client_for(owner).post(
+        delete_url, {"token": owner_review.context["plan"].token, "without_snapshot": "on"}
+    )
+    assert ticked.status_code == 302 and DeleteBatch.objects.get().without_snapshot
