@@ -25,11 +25,21 @@ from dli_admin.dli import CreatedJob, DliError, ErrorCategory
 from dli_admin.projects.jobs import JobRef
 
 from .models import BatchState, DeleteBatch, DeleteBatchJob, JobState
-from .runner import _ERRORS_TO_WAIT_OUT, SKIPPED, UNKNOWN, Outcome, _patiently, _Run, _settle_row
+from .runner import (
+    _ERRORS_TO_WAIT_OUT,
+    SKIPPED,
+    UNKNOWN,
+    Outcome,
+    _insert_claiming,
+    _patiently,
+    _Run,
+    _settle_row,
+)
 
 log = logging.getLogger("dli_admin.deletes")
 
 RESTORED, FAILED = AuditOutcome.RESTORED, AuditOutcome.FAILED
+ALREADY_RESTORING = "already being restored by another batch"
 SQL_TYPES = ("flink_sql_job", "flink_opensource_sql_job")
 JAR_TYPE = "flink_jar_job"
 
@@ -181,7 +191,13 @@ def restore_expand(batch: DeleteBatch) -> None:
 
     def write() -> None:
         with transaction.atomic():
-            DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
+            # A job another live restore holds reads skipped here (the one-live-batch index decides).
+            taken = _insert_claiming(rows, now, ALREADY_RESTORING)
+            for result in taken:
+                digests = {row.job_id: row.snapshot_digest for row in rows}
+                skipped.append(
+                    AuditJobResult(**{**result.__dict__, "snapshot_digest": digests[result.job_id]})
+                )
             audit_results_record(
                 batch_id=batch.pk,
                 actor=batch.requested_by,

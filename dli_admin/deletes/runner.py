@@ -691,7 +691,9 @@ def _settle_row(row: DeleteBatchJob, outcome: str, message: str, now: datetime) 
     row.state, row.outcome, row.message, row.settled_at = JobState.SETTLED, outcome, message, now
 
 
-def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJobResult]:
+def _insert_claiming(
+    rows: list[DeleteBatchJob], now: datetime, taken_message: str = ALREADY_TAKEN
+) -> list[AuditJobResult]:
     """Insert the rows; a pending job that a live batch already holds is inserted settled, skipped."""
     pending = [row for row in rows if row.state == JobState.PENDING]
     held = set(
@@ -704,8 +706,8 @@ def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJob
     taken: list[AuditJobResult] = []
     for row in pending:
         if row.job_id in held:
-            _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+            _settle_row(row, SKIPPED, taken_message, now)
+            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, taken_message))
     try:
         with transaction.atomic():
             DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
@@ -717,8 +719,8 @@ def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJob
                 with transaction.atomic():
                     row.save(force_insert=True)
             except IntegrityError:
-                _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+                _settle_row(row, SKIPPED, taken_message, now)
+                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, taken_message))
                 row.pk = None
                 row.save(force_insert=True)
     return taken

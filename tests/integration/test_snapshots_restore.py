@@ -364,3 +364,31 @@ def test_an_unfinished_restore_is_left_to_its_batch_not_to_audit_reconcile(simul
 
     assert AuditRecord.objects.filter(kind=AuditKind.INTENT, batch_id=restoring.pk).exists()
     assert audit_unsettled_jobs(project_id=project_a.project_id) == []
+
+
+def test_two_restores_of_one_job_at_once_create_it_once(simulator, project_a, owner):
+    from dli_admin.deletes.restore import restore_expand
+
+    job_id = sql_job(simulator, project_a, "racing-restore")
+    deleted = delete(owner, project_a, [job_id])
+    requester = Requester(user=owner)
+    first_plan = services.flink_jobs_restore_plan(requester=requester, project=project_a, batch=deleted)
+    first = services.flink_jobs_restore(
+        requester=requester, project=project_a, batch=deleted, token=first_plan.token
+    )
+    restore_expand(first)  # its job is claimed, not yet created
+    plan = services.flink_jobs_restore_plan(requester=requester, project=project_a, batch=deleted)
+    assert "still running" in plan.again[0].restored_before, "the second asks, naming the first"
+
+    second = services.flink_jobs_restore(
+        requester=requester, project=project_a, batch=deleted, token=plan.token, again=True
+    )
+    assert runner.batch_run(second.pk).state == "ended"
+    assert runner.batch_run(first.pk).state == "ended"
+
+    assert rows(second)[job_id].outcome == "skipped"
+    assert rows(second)[job_id].message == "already being restored by another batch"
+    assert rows(first)[job_id].outcome == "restored"
+    assert len(simulator.requests(op="create_sql_job")) == 1
+    skipped = AuditRecord.objects.get(kind=AuditKind.RESULT, batch_id=second.pk)
+    assert skipped.snapshot_digest == rows(deleted)[job_id].snapshot_digest
