@@ -108,6 +108,30 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
+    # The definitions kept of a batch's jobs, as JSON: whoever may see the batch.
+    "dli-batch-snapshots": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    # Restore: owners only (a viewer's or operator's try is audited). The batch of each scope has ended;
+    # review answers 200 with the plan; a restore with the cell's confirmation redirects to its page.
+    "dli-batch-restore-review": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=403, owner=200, auditor=404, superuser=200
+            ),
+            "other": NOBODY_BUT_SUPERUSER,
+        },
+    ),
+    "dli-batch-restore": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=403, owner=302, auditor=404, superuser=302
+            ),
+            "other": NOBODY_BUT_SUPERUSER_302,
+        },
+    ),
     "dli-job-check": (
         "POST",
         True,
@@ -142,6 +166,16 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
         },
     ),
     "dli-audit-batch-rows": (
+        "GET",
+        False,
+        {
+            "own": AUDIT_READERS,
+            "other": cells(
+                anonymous=LOGIN, outsider=403, viewer=403, operator=403, owner=404, auditor=200, superuser=200
+            ),
+        },
+    ),
+    "dli-audit-batch-snapshots": (
         "GET",
         False,
         {

@@ -8,7 +8,10 @@ stored hash, so it must not change without a plan for the existing chain.
 Each record says how it was hashed (`hash_version`): 1 is SHA-256 over the canonical content, as every
 record written before the audit key existed; 2 is HMAC-SHA256 keyed by DLI_ADMIN_AUDIT_KEY over the
 canonical content with `hash_version` in it, so that whoever can write the tables but lacks the key cannot
-forge a record. Along the chain the version never goes down: a keyed chain cannot be continued unkeyed.
+forge a record; 3 is version 2 with `snapshot_digest` hashed too (the SHA-256 of the job definition kept
+before its delete, "" when none), so a stored snapshot cannot be changed unnoticed. Versions 1 and 2 hash
+exactly what they always did (a record of theirs carries no digest). Along the chain the version never
+goes down: a keyed chain cannot be continued unkeyed, a snapshot-aware one not without its digests.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from operator import itemgetter
 
 GENESIS = "0" * 64  # the prev_hash of the first record
 PLAIN, KEYED = 1, 2  # hash versions: SHA-256 (records from before the key), HMAC-SHA256 with the audit key
+SNAPSHOT = 3  # HMAC-SHA256 with the audit key, the snapshot digest hashed as well
+VERSIONS = (PLAIN, KEYED, SNAPSHOT)
 
 # Every stored field of AuditRecord except `hash`, in the order `audit_verify` reads them.
 RECORD_FIELDS = (
@@ -49,27 +54,34 @@ RECORD_FIELDS = (
     "attempts",
     "duration_ms",
     "prev_hash",
+    "snapshot_digest",  # hashed from version 3 on; versions 1 and 2 leave it out (and it is "")
 )
+_V2_FIELDS = RECORD_FIELDS[:-1]  # what versions 1 and 2 hash
 
 
+_DIGEST = RECORD_FIELDS.index("snapshot_digest")
 _CREATED_AT = RECORD_FIELDS.index("created_at")
 _BATCH_ID = RECORD_FIELDS.index("batch_id")
 _ENCODER = json.JSONEncoder(separators=(",", ":"))  # ASCII only: non-ASCII text as \uXXXX escapes
 _encode_text = json.encoder.encode_basestring_ascii  # what _ENCODER does to a str, without the dispatch
 
 
-def _layout(names: Sequence[str]) -> tuple[tuple[str, int], ...]:
-    """For each key in sorted order: the JSON text before its value ('{"key":' or ',"key":') and where the
-    value sits among `names`."""
+_CONTENT = (*RECORD_FIELDS, "jobs", "hash_version")  # what canonical() lays out, in this order
+
+
+def _layout(keys: Sequence[str]) -> tuple[tuple[str, int], ...]:
+    """For each of `keys` in sorted order: the JSON text before its value ('{"key":' or ',"key":') and
+    where the value sits in the content (_CONTENT)."""
     return tuple(
-        (("{" if n == 0 else ",") + _encode_text(key) + ":", names.index(key))
-        for n, key in enumerate(sorted(names))
+        (("{" if n == 0 else ",") + _encode_text(key) + ":", _CONTENT.index(key))
+        for n, key in enumerate(sorted(keys))
     )
 
 
 _LAYOUTS = {
-    PLAIN: _layout((*RECORD_FIELDS, "jobs")),
-    KEYED: _layout((*RECORD_FIELDS, "jobs", "hash_version")),  # version 2 hashes its version too
+    PLAIN: _layout((*_V2_FIELDS, "jobs")),
+    KEYED: _layout((*_V2_FIELDS, "jobs", "hash_version")),  # version 2 hashes its version too
+    SNAPSHOT: _layout(_CONTENT),  # version 3 adds the snapshot digest
 }
 
 
@@ -102,6 +114,8 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]], versio
         content[_BATCH_ID] = str(uuid.UUID(batch_id))
     elif batch_id is not None:
         raise TypeError("batch_id must be a UUID, its text or None")
+    if version != SNAPSHOT and content[_DIGEST]:  # versions 1 and 2 leave it out
+        raise ValueError(f"a version-{version} audit record has no snapshot digest")
     signature = (version, *map(type, content))
     plan = _PLANS.get(signature) or _plan(signature)
     template, texts, numbers, others = plan
@@ -153,15 +167,31 @@ def record_hash(
 ) -> str:
     """The hash of a record of `version`; `values` follow RECORD_FIELDS and include prev_hash.
 
-    Version 1: SHA-256 of the canonical content. Version 2: HMAC-SHA256 keyed by the audit key.
+    Version 1: SHA-256 of the canonical content. Versions 2 and 3: HMAC-SHA256 keyed by the audit key.
     """
     if version == PLAIN:
         return hashlib.sha256(canonical(values, jobs)).hexdigest()
-    if version != KEYED:
+    if version not in (KEYED, SNAPSHOT):
         raise ValueError(f"unknown audit hash version {version!r}")
     if not key:
         raise ValueError("a keyed audit record needs the audit key (DLI_ADMIN_AUDIT_KEY)")
     return hmac.new(key, canonical(values, jobs, version), hashlib.sha256).hexdigest()
+
+
+def snapshot_text(definition: object) -> str:
+    """A job definition as stored in a snapshot: JSON with sorted keys, no whitespace, UTF-8 text
+    (ASCII with escapes when it holds text UTF-8 cannot carry, such as a lone surrogate)."""
+    text = json.dumps(definition, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = json.dumps(definition, sort_keys=True, separators=(",", ":"))
+    return text
+
+
+def snapshot_digest(text: str) -> str:
+    """The digest a result record carries for a snapshot: SHA-256 of its stored text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 # --- Verifying a stored chain -----------------------------------------------------------------
@@ -170,8 +200,9 @@ def record_hash(
 class ChainBroken(Exception):
     """The first place where the stored chain differs from what its hashes promise."""
 
-    def __init__(self, seq: int, problem: str):
-        super().__init__(f"record {seq}: {problem}")
+    def __init__(self, seq: int, problem: str, *, where: str = ""):
+        self.where = where or f"record {seq}"
+        super().__init__(f"{self.where}: {problem}")
         self.seq = seq
         self.problem = problem
 
@@ -184,8 +215,9 @@ class ChainStatus:
     head_hash: str
 
 
-_SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH = (
-    RECORD_FIELDS.index(name) for name in ("seq", "created_at", "batch_id", "project_id", "prev_hash")
+_SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH, _JOB_ID = (
+    RECORD_FIELDS.index(name)
+    for name in ("seq", "created_at", "batch_id", "project_id", "prev_hash", "job_id")
 )
 
 
@@ -225,13 +257,23 @@ def walk(
             jobs.append(job)
             line_count += 1
             line = next(lines, None)
-        if row_version not in (PLAIN, KEYED):
+        if row_version not in VERSIONS:
             raise ChainBroken(seq, f"unknown hash version {row_version!r}: it was changed")
         if row_version < version:
+            if row_version == PLAIN:
+                raise ChainBroken(
+                    seq, "it is not keyed but an earlier record is: it was re-hashed without the key"
+                )
             raise ChainBroken(
-                seq, "it is not keyed but an earlier record is: it was re-hashed without the key"
+                seq,
+                f"its hash version {row_version} is below an earlier record's {version}: "
+                "it was re-hashed without its snapshot digest",
             )
-        if row_version == KEYED and not key:
+        if row_version != SNAPSHOT and values[_DIGEST]:
+            raise ChainBroken(
+                seq, f"it carries a snapshot digest that its hash version {row_version} does not cover"
+            )
+        if row_version != PLAIN and not key:
             raise ChainBroken(seq, "it is keyed, and DLI_ADMIN_AUDIT_KEY is not set: it cannot be checked")
         version = row_version
         if record_hash(values, jobs, version=version, key=key) != stored_hash:

@@ -38,12 +38,14 @@ EXPORT_COLUMNS = (
     "client ip",
     "source",
     "seq",
+    "snapshot digest",  # a deleted job's kept definition (JobSnapshot), as its result record holds it
     # An access change: the subject user, the role, and before/after as JSON (the record's message).
     "subject",
     "role",
     "change",
 )
 NO_ACCESS = ("", "", "")  # the access columns of every other row
+NO_DIGEST = ""
 
 # A spreadsheet runs a cell as a formula when it starts with = + - @ (tab and CR too, OWASP), also after
 # leading whitespace or zero-width characters, and in their full-width forms (U+FF1D U+FF0B U+FF0D U+FF20).
@@ -152,6 +154,7 @@ def audit_export_rows(
         "dli_request_id",
     ]
     record_fields += ["attempts", "duration_ms", "client_ip", "source", "reason", "refused_job_ids"]
+    record_fields += ["snapshot_digest"]
     intent = AuditKind.INTENT.value
 
     # Generators, not just iterators: closing one closes its server-side cursor. Each yields
@@ -169,7 +172,7 @@ def audit_export_rows(
                 seq,
                 position,
                 (time, _uuid(batch_id), intent, csv_text(actor), csv_text(project_id), job_id, csv_text(name))
-                + (csv_text(status), "", "", "", "", "", "", csv_text(ip), "", seq, *NO_ACCESS),
+                + (csv_text(status), "", "", "", "", "", "", csv_text(ip), "", seq, NO_DIGEST, *NO_ACCESS),
             )
 
     def record_rows() -> Generator[tuple, None, None]:
@@ -189,7 +192,7 @@ def audit_export_rows(
                     seq,
                     0,
                     (*common, job_id, csv_text(name), "", outcome, csv_text(message), csv_text(code))
-                    + (csv_text(request_id), attempts, duration, "", source, seq, *NO_ACCESS),
+                    + (csv_text(request_id), attempts, duration, "", source, seq, r[18], *NO_ACCESS),
                 )
                 continue
             if kind == AuditKind.ACCESS:
@@ -198,7 +201,22 @@ def audit_export_rows(
                 yield (
                     seq,
                     0,
-                    (*common, "", "", "", "", csv_text(reason), "", "", "", "", csv_text(ip), source, seq)
+                    (
+                        *common,
+                        "",
+                        "",
+                        "",
+                        "",
+                        csv_text(reason),
+                        "",
+                        "",
+                        "",
+                        "",
+                        csv_text(ip),
+                        source,
+                        seq,
+                        NO_DIGEST,
+                    )
                     + (csv_text(str(change.get("subject", ""))), csv_text(str(change.get("role") or "")))
                     + (csv_text(message),),
                 )
@@ -210,7 +228,7 @@ def audit_export_rows(
                     seq,
                     position,
                     (*common[:1], "", *common[2:], csv_cell(refused_id), "", "", REFUSED, csv_text(reason))
-                    + ("", "", "", "", csv_text(ip), "", seq, *NO_ACCESS),
+                    + ("", "", "", "", csv_text(ip), "", seq, NO_DIGEST, *NO_ACCESS),
                 )
 
     with read_snapshot():

@@ -1,5 +1,6 @@
 """The audit log: append-only records in one hash chain (HMAC-SHA256 keyed by DLI_ADMIN_AUDIT_KEY since
-hash version 2, SHA-256 before), written only by audit.services."""
+hash version 2, SHA-256 before), and the job definitions kept before each delete (their digests are in
+the chain since version 3), written only by audit.services."""
 
 from __future__ import annotations
 
@@ -78,6 +79,7 @@ class AuditOutcome(models.TextChoices):
     FAILED = "failed", "failed"
     UNKNOWN = "unknown", "unknown"
     SKIPPED = "skipped", "skipped"
+    RESTORED = "restored", "restored"  # re-created from its snapshot (a restore batch)
 
 
 class AuditSource(models.TextChoices):
@@ -87,6 +89,7 @@ class AuditSource(models.TextChoices):
     COMMAND = "command", "command"
     ADMIN = "admin", "admin"
     SSO = "sso", "single sign-on"
+    RESTORE = "restore", "restore"  # a restore batch's intent and results
 
 
 class AuditRecord(AppendOnlyModel):
@@ -120,7 +123,11 @@ class AuditRecord(AppendOnlyModel):
     attempts = models.IntegerField(default=0)
     duration_ms = models.BigIntegerField(default=0)
     prev_hash = models.CharField(max_length=64)
-    # 1: SHA-256 (records from before the audit key); 2: HMAC-SHA256 with the audit key (chain.py). The
+    # The digest of the job's snapshot (JobSnapshot) a result is about: the definition kept before its
+    # delete, or the one a restore re-created it from; "" when none. Hashed from version 3 on.
+    snapshot_digest = models.CharField(max_length=64, blank=True, default="", db_default="")
+    # 1: SHA-256 (records from before the audit key); 2: HMAC-SHA256 with the audit key; 3: the same with
+    # snapshot_digest (chain.py). The
     # database default is what existing rows read when the column is added: no UPDATE of any row.
     hash_version = models.PositiveSmallIntegerField(db_default=1)
     hash = models.CharField(max_length=64)
@@ -179,6 +186,50 @@ class AuditIntentJob(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"job {self.job_id} ({self.name}) in batch {self.batch_id}"
+
+
+class JobSnapshot(AppendOnlyModel):
+    """A job's definition as DLI gave it, kept before the job's delete was sent: what a restore re-creates.
+
+    `definition` is the JSON text exactly as stored; `digest` its SHA-256 (chain.snapshot_digest), which the
+    job's result record carries into the hash chain. Kept as long as the audit log: it is part of it.
+    """
+
+    taken_at = models.DateTimeField()
+    batch_id = models.UUIDField(help_text="the delete batch that took it")
+    project_id = models.CharField(max_length=64)
+    job_id = models.BigIntegerField()
+    job_name = models.CharField(max_length=255, blank=True)
+    job_type = models.CharField(max_length=64, blank=True)
+    digest = models.CharField(max_length=64)
+    definition = models.TextField()
+
+    class Meta:
+        ordering = ["batch_id", "job_id", "id"]
+        indexes = [
+            models.Index(fields=["batch_id", "job_id"], name="audit_snapshot_batch_job"),
+            models.Index(fields=["digest"], name="audit_snapshot_digest"),
+        ]
+        verbose_name = "job snapshot"
+
+    def __str__(self) -> str:
+        return f"snapshot {self.digest[:12]} of job {self.job_id} ({self.job_name})"
+
+    def as_document(self) -> dict:
+        """The snapshot as a download shows it: what was kept, and the definition as DLI gave it."""
+        return {
+            "job_id": self.job_id,
+            "name": self.job_name,
+            "job_type": self.job_type,
+            "delete_batch_id": str(self.batch_id),
+            "taken_at": self.taken_at.isoformat(),
+            "digest": self.digest,
+            "definition": json.loads(self.definition),
+        }
+
+    @property
+    def pretty(self) -> str:
+        return json.dumps(json.loads(self.definition), indent=2, ensure_ascii=False, sort_keys=True)
 
 
 class AuditDatabase(AppendOnlyModel):

@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 from django.db import connection, models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, QuerySet
+from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
 from django.db.models.expressions import Combinable
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
 
-from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, walk
+from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, walk
 from .checkpoints import Checkpoint, audit_key
 from .models import (
     AuditDatabase,
@@ -26,7 +26,9 @@ from .models import (
     AuditOutcome,
     AuditRecord,
     AuditRefusalRepeat,
+    AuditSource,
     AuditUnsettledJob,
+    JobSnapshot,
 )
 
 
@@ -44,7 +46,8 @@ def audit_unsettled_jobs(
     """Jobs with an intent but no result, or whose latest result is "unknown", oldest batch first.
 
     Read from AuditUnsettledJob, which audit.services keeps as it appends: as long as the unsettled
-    jobs, not the log.
+    jobs, not the log. Deletes only: a restore's job is settled by its own batch (found by name), never
+    by reading the deleted job's id back, so restore intents never enter that table.
     """
     unsettled = AuditUnsettledJob.objects.all()
     if project_id is not None:
@@ -151,6 +154,7 @@ def audit_chain_verify(
         with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
             pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
             status, found_expected = walk(records, lines, expected_head, key=audit_key(), pin=pin)
+        _snapshots_verify(last, chunk_size=max(1, chunk_size // 10))
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
     if not found_expected:
@@ -158,6 +162,48 @@ def audit_chain_verify(
             last, f"the expected head {expected_head} is not in the chain: records were rewritten or removed"
         )
     return status
+
+
+def _snapshots_verify(last: int, *, chunk_size: int) -> None:
+    """Each stored snapshot still has the digest it was stored with, and each digest in the chain (whose
+    records were just verified) names a stored snapshot of that job (of that batch, for a delete)."""
+    snapshots = _closable(
+        JobSnapshot.objects.order_by("id").values_list("id", "digest", "definition").iterator(chunk_size)
+    )
+    with closing(snapshots):
+        for snapshot_id, digest, definition in snapshots:
+            if snapshot_digest(definition) != digest:
+                cited = (
+                    AuditRecord.objects.filter(seq__lte=last, snapshot_digest=digest)
+                    .order_by("seq")
+                    .values_list("seq", flat=True)
+                    .first()
+                )
+                raise ChainBroken(
+                    cited or 0,
+                    "its definition no longer matches its digest: the snapshot was changed"
+                    + (f" (record {cited} carries that digest)" if cited else ""),
+                    where=f"snapshot {snapshot_id}",
+                )
+    same = JobSnapshot.objects.filter(
+        digest=OuterRef("snapshot_digest"), job_id=OuterRef("job_id"), project_id=OuterRef("project_id")
+    )
+    orphan = (
+        AuditRecord.objects.filter(seq__lte=last)
+        .exclude(snapshot_digest="")
+        .filter(
+            (Q(source=AuditSource.RESTORE) & ~Exists(same))
+            | (~Q(source=AuditSource.RESTORE) & ~Exists(same.filter(batch_id=OuterRef("batch_id"))))
+        )
+        .order_by("seq")
+        .values_list("seq", flat=True)
+        .first()
+    )
+    if orphan is not None:
+        raise ChainBroken(
+            orphan,
+            "its snapshot digest names no stored snapshot of its job: the snapshot was changed or removed",
+        )
 
 
 # --- Review pages ---------------------------------------------------------------------------------
@@ -378,6 +424,7 @@ class BatchJob:
     status: str
     latest: AuditRecord | None
     results: int
+    snapshot: JobSnapshot | None = None  # the definition kept before its delete, or restored from
 
 
 @dataclass(frozen=True)
@@ -387,6 +434,11 @@ class BatchDetail:
     jobs: list[BatchJob]
     results: list[AuditRecord]  # every result in chain order, later reconcile results included
     counts: dict[str, int]
+    snapshots: dict[int, JobSnapshot] = field(default_factory=dict)  # job id -> the snapshot its results name
+
+    @property
+    def is_restore(self) -> bool:
+        return self.intent is not None and self.intent.source == AuditSource.RESTORE
 
     @property
     def head(self) -> AuditRecord:
@@ -417,10 +469,23 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
     for result in results:
         latest[result.job_id] = result
         tally[result.job_id] = tally.get(result.job_id, 0) + 1
+    digests = {result.job_id: result.snapshot_digest for result in results if result.snapshot_digest}
+    by_digest = {
+        snapshot.digest: snapshot
+        for snapshot in JobSnapshot.objects.filter(digest__in=set(digests.values())).order_by("id")
+    }
+    snapshots = {
+        job_id: by_digest[d] for job_id, d in digests.items() if job_id is not None and d in by_digest
+    }
     selected = intent.jobs.order_by("position") if intent else AuditIntentJob.objects.none()
     jobs = [
         BatchJob(
-            line.job_id, line.name, line.status, latest.pop(line.job_id, None), tally.get(line.job_id, 0)
+            line.job_id,
+            line.name,
+            line.status,
+            latest.pop(line.job_id, None),
+            tally.get(line.job_id, 0),
+            snapshots.get(line.job_id),
         )
         for line in selected
     ]
@@ -430,4 +495,21 @@ def audit_batch_read(*, scope: set[str] | None, batch_id: uuid.UUID) -> BatchDet
     for job in jobs:
         if job.latest:
             counts[job.latest.outcome] = counts.get(job.latest.outcome, 0) + 1
-    return BatchDetail(batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts)
+    return BatchDetail(
+        batch_id=batch_id, intent=intent, jobs=jobs, results=results, counts=counts, snapshots=snapshots
+    )
+
+
+def snapshots_document(
+    snapshots: Iterable[JobSnapshot], *, batch_id: uuid.UUID, project_id: str
+) -> dict[str, object]:
+    """Snapshots as one JSON document (a whole batch's, or one job's): what a download hands out."""
+    return {
+        "batch_id": str(batch_id),
+        "project_id": project_id,
+        "note": (
+            "Job definitions kept by dli-admin before each delete; "
+            "checkpoints and savepoints are not part of them."
+        ),
+        "jobs": [snapshot.as_document() for snapshot in snapshots],
+    }

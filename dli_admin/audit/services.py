@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, timedelta
 from functools import partial
@@ -22,7 +22,7 @@ from django.utils import timezone
 from dli_admin.accounts.ip import client_ip
 from dli_admin.projects.jobs import JobRef
 
-from .chain import GENESIS, KEYED, record_hash
+from .chain import GENESIS, SNAPSHOT, record_hash, snapshot_digest, snapshot_text
 from .checkpoints import Checkpoint, audit_key, checkpoint_write
 from .models import (
     AuditDatabase,
@@ -33,6 +33,7 @@ from .models import (
     AuditRefusalRepeat,
     AuditSource,
     AuditUnsettledJob,
+    JobSnapshot,
 )
 
 logger = logging.getLogger(__name__)
@@ -56,6 +57,7 @@ class AuditJobResult:
     dli_request_id: str = ""
     attempts: int = 0
     duration_ms: int = 0
+    snapshot_digest: str = ""  # the job's snapshot (kept before its delete, or restored from)
 
 
 def client_ip_for(request) -> str:
@@ -127,7 +129,8 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
         lines: list[AuditIntentJob] = []
         for record, jobs in drafts:
             seq += 1
-            record.seq, record.created_at, record.prev_hash, record.hash_version = seq, now, prev_hash, KEYED
+            record.seq, record.created_at, record.prev_hash = seq, now, prev_hash
+            record.hash_version = SNAPSHOT
             for position, line in enumerate(jobs):
                 # Only intents have job lines, and audit_intent_record always gives one its batch id.
                 assert record.batch_id is not None
@@ -136,7 +139,7 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
             record.hash = prev_hash = record_hash(
                 record.chain_values(),
                 [(line.job_id, line.name, line.status) for line in jobs],
-                version=KEYED,
+                version=SNAPSHOT,
                 key=key,
             )
             records.append(record)
@@ -151,7 +154,11 @@ def _append(drafts: Sequence[tuple[AuditRecord, list[AuditIntentJob]]], *, durab
 
 def _unsettled_keep(records: Sequence[AuditRecord], lines: Sequence[AuditIntentJob]) -> None:
     """Keep AuditUnsettledJob in step with what was just appended: a new job line is unsettled until
-    a result settles it; a job's latest result decides (an "unknown" one makes it unsettled again)."""
+    a result settles it; a job's latest result decides (an "unknown" one makes it unsettled again).
+    Deletes only: a restore's job is settled by its own batch (found by name, dli_admin.deletes.restore)."""
+    records = [record for record in records if record.source != AuditSource.RESTORE]
+    kept = {record.seq for record in records}
+    lines = [line for line in lines if line.record_id in kept]
     AuditUnsettledJob.objects.bulk_create(
         [
             AuditUnsettledJob(
@@ -204,15 +211,20 @@ def audit_intent_record(
     jobs: Sequence[JobRef],
     client_ip: str,
     user_agent: str,
+    source: str = "",
+    reason: str = "",
 ) -> None:
-    """Record what is about to be deleted, and commit it before returning.
+    """Record what is about to be deleted (source "restore": re-created), and commit it before returning.
 
     Its own durable transaction: a crash after this call cannot erase the intent, and the caller must
     not be inside a transaction (RuntimeError if it is).
     """
     actor_id, username = _actor(actor)
+    if source not in ("", AuditSource.RESTORE):
+        raise ValueError(f"unknown audit intent source {source!r}")
     record = AuditRecord(
         kind=AuditKind.INTENT,
+        source=source,
         batch_id=batch_id,
         actor_id=actor_id,
         actor_username=username,
@@ -220,6 +232,7 @@ def audit_intent_record(
         project_name=_clean(project_name, 100),
         client_ip=_clean(client_ip, 64),
         user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason=_clean(reason, 500),
     )
     lines = [
         AuditIntentJob(job_id=int(job.job_id), name=_clean(job.name, 255), status=_clean(job.status, 64))
@@ -262,10 +275,59 @@ def audit_results_record(
             dli_request_id=_clean(result.dli_request_id, 128),
             attempts=int(result.attempts),
             duration_ms=int(result.duration_ms),
+            snapshot_digest=_clean(result.snapshot_digest, 64),
         )
         drafts.append((record, []))
     if drafts:
         _append(drafts, durable=False)
+
+
+@dataclass(frozen=True)
+class SnapshotDraft:
+    """A job's definition as DLI gave it (the raw job object of a list with show_detail=true, or a show)."""
+
+    job_id: int
+    name: str
+    job_type: str
+    definition: Mapping[str, object]
+
+
+def audit_snapshots_record(
+    *, batch_id: uuid.UUID, project_id: str, snapshots: Sequence[SnapshotDraft]
+) -> dict[int, str]:
+    """Keep each job's definition before its delete is sent; returns job id -> digest.
+
+    A job whose newest snapshot in this batch has the same digest is not stored again (a wave retried
+    after DLI refused to act). The digests reach the chain with the jobs' result records.
+    """
+    now = timezone.now()
+    drafts = []
+    for draft in snapshots:
+        text = snapshot_text(draft.definition)
+        drafts.append((draft, text, snapshot_digest(text)))
+    newest: dict[int, str] = {}
+    for job_id, digest in (
+        JobSnapshot.objects.filter(batch_id=batch_id, job_id__in=[d.job_id for d, _, _ in drafts])
+        .order_by("id")
+        .values_list("job_id", "digest")
+    ):
+        newest[job_id] = digest
+    rows = [
+        JobSnapshot(
+            taken_at=now,
+            batch_id=batch_id,
+            project_id=_clean(project_id, 64),
+            job_id=int(draft.job_id),
+            job_name=_clean(draft.name, 255),
+            job_type=_clean(draft.job_type, 64),
+            digest=digest,
+            definition=text,
+        )
+        for draft, text, digest in drafts
+        if newest.get(draft.job_id) != digest
+    ]
+    JobSnapshot.objects.bulk_create(rows, batch_size=500)
+    return {draft.job_id: digest for draft, _text, digest in drafts}
 
 
 def audit_refusal_record(

@@ -5,19 +5,20 @@ from __future__ import annotations
 import uuid
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 from django.views.decorators.vary import vary_on_headers
 
 from dli_admin.accounts.http import AuthenticatedHttpRequest
+from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.models import DliProject
 from dli_admin.projects.permissions import audit_project_ids
 
 from .export import audit_export_csv, audit_export_rows
 from .forms import AuditFilterForm
-from .selectors import BatchDetail, audit_batch_page, audit_batch_read
+from .selectors import BatchDetail, audit_batch_page, audit_batch_read, snapshots_document
 
 
 def _scope(request: AuthenticatedHttpRequest) -> set[str] | None:
@@ -72,6 +73,23 @@ def audit_batch_rows(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> 
     if not _is_fragment_request(request):
         return redirect("dli-audit-batch", batch_id=batch_id)
     return render(request, "audit/batch.html#job-rows", {"batch": batch, "expanded": True})
+
+
+@require_GET
+def audit_batch_snapshots(request: AuthenticatedHttpRequest, batch_id: uuid.UUID) -> HttpResponse:
+    """The definitions a batch's results name, as one JSON document, or one job's (?job=ID)."""
+    batch = _batch_or_404(request, batch_id)
+    snapshots = batch.snapshots
+    suffix = ""
+    if "job" in request.GET:
+        job_id = parse_job_id(request.GET["job"])
+        if job_id is None or job_id not in snapshots:
+            raise Http404("No definition of this job in this batch.")
+        snapshots, suffix = {job_id: snapshots[job_id]}, f"-job-{job_id}"
+    document = snapshots_document(snapshots.values(), batch_id=batch_id, project_id=batch.head.project_id)
+    response = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="dli-snapshots-{batch_id}{suffix}.json"'
+    return response
 
 
 @require_GET

@@ -21,4 +21,19 @@ urlpatterns = [
         views.batch_cancel,
         name="dli-batch-cancel",
     ),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/snapshots.json",
+        views.batch_snapshots_json,
+        name="dli-batch-snapshots",
+    ),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/restore/review/",
+        views.batch_restore_review,
+        name="dli-batch-restore-review",
+    ),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/restore/",
+        views.batch_restore,
+        name="dli-batch-restore",
+    ),
 ]

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import reswap, retarget
 
 from dli_admin.accounts.http import AuthenticatedHttpRequest
+from dli_admin.audit.selectors import snapshots_document
 from dli_admin.audit.services import client_ip_for
 from dli_admin.deletes import services
 from dli_admin.deletes.models import DeleteBatch
@@ -24,6 +25,7 @@ from dli_admin.deletes.selectors import (
     batch_progress,
     batch_rows,
     batch_rows_settled,
+    batch_snapshots,
     batches_live,
 )
 from dli_admin.dli import DliError
@@ -177,6 +179,7 @@ def job_delete(request: AuthenticatedHttpRequest, project_id: str) -> HttpRespon
             project=project,
             token=token,
             confirm_name=confirm_name,
+            without_snapshot=request.POST.get("without_snapshot") == "on",
         )
     except services.NameMismatch as exc:
         # Show the same confirmation again with the message, so nothing typed is lost but the name.
@@ -233,7 +236,16 @@ def batch_detail(request: AuthenticatedHttpRequest, project_id: str, batch_id: u
     page = form.cleaned_data["page"] if form.is_valid() and form.cleaned_data["page"] else 1
     rows, pages = batch_rows(batch, page=page)
     progress = batch_progress(batch)
+    snapshots = batch_snapshots(batch, job_ids=[row.job_id for row in rows])
+    may_restore = services.may_restore(request.user, batch)
     context = {
+        # The definitions kept of this page's jobs, and whether each may be restored from its snapshot.
+        "snapshot_rows": [
+            (row, snapshots[row.job_id], may_restore and row.outcome == "deleted")
+            for row in rows
+            if row.job_id in snapshots
+        ],
+        "may_restore": may_restore,
         "project": project,
         "batch": batch,
         "progress": progress,
@@ -317,3 +329,74 @@ def _check_error(
         retarget(response, f"#check-error-{parsed}" if parsed is not None else "#action-panel")
         reswap(response, "innerHTML")
     return response
+
+
+@require_GET
+def batch_snapshots_json(
+    request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID
+) -> HttpResponse:
+    """The definitions kept of a batch's jobs as one JSON document, or of one job (?job=ID)."""
+    _project, batch = _batch_or_404(request, project_id, batch_id)
+    snapshots = batch_snapshots(batch)
+    suffix = ""
+    if "job" in request.GET:
+        job_id = parse_job_id(request.GET["job"])
+        if job_id is None or job_id not in snapshots:
+            raise Http404("No definition of this job was kept in this batch.")
+        snapshots, suffix = {job_id: snapshots[job_id]}, f"-job-{job_id}"
+    document = snapshots_document(snapshots.values(), batch_id=batch.pk, project_id=batch.project_id_text)
+    response = JsonResponse(document, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="dli-snapshots-{batch.pk}{suffix}.json"'
+    return response
+
+
+def _delete_batch_for_restore(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID):
+    project = _project_for_change(request, project_id)
+    batch = batch_for(project=project, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such delete batch in this project.")
+    return project, batch
+
+
+def _restore_page(request: AuthenticatedHttpRequest, context: dict, status: int = 200) -> HttpResponse:
+    return render(request, "dashboard/restore.html", context, status=status)
+
+
+@require_POST
+def batch_restore_review(
+    request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID
+) -> HttpResponse:
+    """Step 1 of a restore: what would be re-created from which snapshot, what cannot be and why."""
+    project, batch = _delete_batch_for_restore(request, project_id, batch_id)
+    context = {"project": project, "batch": batch}
+    everything = request.POST.get("scope") == "all"
+    try:
+        job_ids = [] if everything else request.POST.getlist("job_ids")
+        if not everything and not job_ids:
+            raise services.SelectionError("Tick the jobs to restore, or press “Restore all restorable…”.")
+        plan = services.flink_jobs_restore_plan(
+            requester=_requester(request), project=project, batch=batch, job_ids=job_ids
+        )
+    except services.SelectionError as exc:
+        return _restore_page(request, {**context, "error": str(exc)}, status=400)
+    return _restore_page(request, {**context, "plan": plan})
+
+
+@require_POST
+def batch_restore(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID) -> HttpResponse:
+    """Step 2: hand the confirmed restore to a worker; answers with a redirect to the restore's page."""
+    project, batch = _delete_batch_for_restore(request, project_id, batch_id)
+    context = {"project": project, "batch": batch}
+    try:
+        restore = services.flink_jobs_restore(
+            requester=_requester(request),
+            project=project,
+            batch=batch,
+            token=request.POST.get("token", ""),
+            again=request.POST.get("again") == "on",
+        )
+    except services.RestoreAgain as exc:
+        return _restore_page(request, {**context, "plan": exc.plan, "error": str(exc)}, status=400)
+    except services.SelectionError as exc:
+        return _restore_page(request, {**context, "error": str(exc)}, status=400)
+    return redirect(reverse("dli-batch-detail", args=[project.project_id, restore.pk]))

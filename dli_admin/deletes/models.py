@@ -1,4 +1,5 @@
-"""A delete batch and its jobs, as persisted state that a background worker runs and resumes.
+"""A delete batch and its jobs, as persisted state that a background worker runs and resumes. A restore
+(re-creating deleted jobs from their snapshots) is a batch of the same kind of state, kind "restore".
 
 The audit log stays the record of truth: a job's outcome here is written in the same transaction as
 its audit result, so the two never disagree. A partial unique index keeps a job in at most one live
@@ -25,6 +26,11 @@ class BatchState(models.TextChoices):
 LIVE_BATCH_STATES = (BatchState.QUEUED, BatchState.RUNNING, BatchState.CANCELLING)
 
 
+class BatchKind(models.TextChoices):
+    DELETE = "delete", "delete"
+    RESTORE = "restore", "restore"  # re-create deleted jobs from their snapshots (restore.py)
+
+
 class JobState(models.TextChoices):
     PENDING = "pending", "pending"  # not sent to DLI yet
     SENT = "sent", "sent"  # its delete may have reached DLI: only a read-back settles it
@@ -35,6 +41,9 @@ class DeleteBatch(models.Model):
     """One confirmed delete: its jobs, who asked, and which worker holds it (the lease)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)  # the audit batch id
+    kind = models.CharField(max_length=16, choices=BatchKind.choices, default=BatchKind.DELETE)
+    # Owner-only, audited in the intent: jobs whose definition DLI did not give are deleted anyway.
+    without_snapshot = models.BooleanField(default=False)
     project = models.ForeignKey("projects.DliProject", null=True, on_delete=models.SET_NULL)
     project_id_text = models.CharField("DLI project id", max_length=64)  # kept if the project is removed
     project_name = models.CharField(max_length=100)
@@ -43,7 +52,8 @@ class DeleteBatch(models.Model):
     via = models.CharField(max_length=32, default="web", help_text="web, command line, or a cleanup policy")
     state = models.CharField(max_length=16, choices=BatchState.choices, default=BatchState.QUEUED)
     total = models.PositiveIntegerField(default=0)
-    # As confirmed: [job_id, name, status, excluded_because, job_type, user_name] per job. The worker turns
+    # As confirmed: [job_id, name, status, excluded_because, job_type, user_name] per job (a restore adds
+    # the snapshot digest). The worker turns
     # it into the audit intent and the job rows (a 10,000-job confirm then costs one INSERT), then empties it.
     selection = models.JSONField(default=list, blank=True)
     client_ip = models.CharField(max_length=64, blank=True)  # the requester's, for the audit intent
@@ -67,7 +77,11 @@ class DeleteBatch(models.Model):
         verbose_name_plural = "delete batches"
 
     def __str__(self) -> str:
-        return f"batch {self.id} of {self.total} jobs in {self.project_name} ({self.state})"
+        return f"{self.kind} batch {self.id} of {self.total} jobs in {self.project_name} ({self.state})"
+
+    @property
+    def is_restore(self) -> bool:
+        return self.kind == BatchKind.RESTORE
 
     @property
     def is_live(self) -> bool:
@@ -98,6 +112,12 @@ class DeleteBatchJob(models.Model):
     outcome = models.CharField(max_length=16, choices=AuditOutcome.choices, blank=True)
     message = models.CharField(max_length=2000, blank=True)
     settled_at = models.DateTimeField(null=True, blank=True)
+    # A delete: the digest of the snapshot kept before its chunk was sent. A restore: the one it restores.
+    snapshot_digest = models.CharField(max_length=64, blank=True)
+    new_job_id = models.BigIntegerField(null=True, blank=True, help_text="a restore: the job DLI created")
+    # A restore: the ids of jobs bearing the name just before the create was sent, so that a create whose
+    # reply was lost is told apart from a job that had the name already.
+    same_name_before = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["batch", "position"]

@@ -3,10 +3,11 @@
 A worker first takes the batch's lease (a conditional UPDATE: the database's clock decides) and renews
 it from a heartbeat thread; a batch whose lease lapsed is taken over by the next worker. The batch then
 goes in waves. Each wave makes one read of DLI that both settles the jobs sent in the wave before and
-re-checks the jobs about to be sent; then it sends those in chunks, a few at a time. A job is marked
-"sent" (committed) before its chunk leaves, so a worker that dies mid-chunk leaves it "sent": the next
-worker reads it back and never sends it again. Results are written with their audit records in one
-transaction, and only while the lease is still ours, so no job is settled twice.
+re-checks the jobs about to be sent (listing with show_detail=true, so the same read gives each job's
+definition, kept as its snapshot before its chunk is sent); then it sends those in chunks, a few at a
+time. A job is marked "sent" (committed) before its chunk leaves, so a worker that dies mid-chunk leaves
+it "sent": the next worker reads it back and never sends it again. Results are written with their audit
+records in one transaction, and only while the lease is still ours, so no job is settled twice.
 """
 
 from __future__ import annotations
@@ -39,15 +40,21 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from dli_admin.audit.models import AuditKind, AuditOutcome, AuditRecord
-from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record
+from dli_admin.audit.models import AuditKind, AuditOutcome, AuditRecord, AuditSource
+from dli_admin.audit.services import (
+    AuditJobResult,
+    SnapshotDraft,
+    audit_intent_record,
+    audit_results_record,
+    audit_snapshots_record,
+)
 from dli_admin.dli import ChunkOutcome, ChunkResult, DliClient, DliError, ErrorCategory
 from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import JobRef
 from dli_admin.projects.selectors import ReadBack, flink_jobs_read
 from dli_admin.projects.statuses import status_label
 
-from .models import LIVE_BATCH_STATES, BatchState, DeleteBatch, DeleteBatchJob, JobState
+from .models import LIVE_BATCH_STATES, BatchKind, BatchState, DeleteBatch, DeleteBatchJob, JobState
 from .settling import Reply, gave_up_reading, provably_untouched, refusal_message, reply_of, settled_fate
 from .signals import batch_ended
 
@@ -65,6 +72,12 @@ _ERRORS_TO_WAIT_OUT = frozenset(
     {ErrorCategory.NETWORK, ErrorCategory.TIMEOUT, ErrorCategory.THROTTLED, ErrorCategory.SERVER}
 )
 _ERRORS_THAT_STOP = frozenset({ErrorCategory.AUTH, ErrorCategory.FORBIDDEN})
+
+
+NO_SNAPSHOT = (
+    "not deleted: DLI did not give its definition, so no snapshot could be kept "
+    "(an owner may confirm “delete without a snapshot”)"
+)
 
 
 def new_worker_id() -> str:
@@ -174,7 +187,13 @@ class _Run:
         rows = DeleteBatchJob.objects.filter(batch=self.batch, state=state).order_by("position")
         return list(rows[:limit] if limit else rows)
 
-    def settle(self, settled: Sequence[tuple[DeleteBatchJob, str, str]], *, actor: Any = None) -> None:
+    def settle(
+        self,
+        settled: Sequence[tuple[DeleteBatchJob, str, str]],
+        *,
+        actor: Any = None,
+        source: str = AuditSource.DELETE,
+    ) -> None:
         """Write outcomes and their audit results in one transaction, if the lease is still ours."""
         if not settled:
             return
@@ -203,6 +222,7 @@ class _Run:
                     batch_id=self.batch.pk,
                     actor=actor if actor is not None else self.batch.requested_by,
                     project_id=self.batch.project_id_text,
+                    source=source,
                     results=[
                         AuditJobResult(
                             job_id=row.job_id,
@@ -213,6 +233,7 @@ class _Run:
                             dli_request_id=row.dli_request_id,
                             attempts=row.attempts,
                             duration_ms=row.duration_ms,
+                            snapshot_digest=row.snapshot_digest,
                         )
                         for row, outcome, message in settled
                     ],
@@ -296,7 +317,7 @@ class _Run:
         self.note(end_message=reason)
         return False
 
-    def _read(self, rows: Sequence[DeleteBatchJob]) -> ReadBack:
+    def _read(self, rows: Sequence[DeleteBatchJob], *, detail: bool = False) -> ReadBack:
         assert self.client is not None  # set by _connect before any read
         narrow = (
             {
@@ -307,13 +328,17 @@ class _Run:
             if self.narrow
             else None
         )
-        return flink_jobs_read(client=self.client, job_ids=[row.job_id for row in rows], narrow=narrow)
+        return flink_jobs_read(
+            client=self.client, job_ids=[row.job_id for row in rows], narrow=narrow, detail=detail
+        )
 
     def _read_and_settle(
         self, sent: list[DeleteBatchJob], pending: list[DeleteBatchJob]
     ) -> list[DeleteBatchJob]:
-        """One read for both: settle what was sent, re-check what is about to be; returns what may go."""
-        read = self._read(sent + pending)
+        """One read for both: settle what was sent, re-check what is about to be; returns what may go,
+        each with its snapshot kept (the read lists with show_detail=true when jobs are about to go)."""
+        detail = bool(pending)
+        read = self._read(sent + pending, detail=detail)
         if self.narrow and pending and read.gone.intersection(row.job_id for row in pending):
             # A job about to be deleted was absent from its narrowed list: make sure it is really gone
             # before trusting DLI's filters for the rest of this batch.
@@ -325,7 +350,7 @@ class _Run:
                     self.batch.pk,
                 )
                 self.narrow = False
-                read = self._read(sent + pending)
+                read = self._read(sent + pending, detail=detail)
         settled: list[tuple[DeleteBatchJob, str, str]] = []
         deadline_passed = self._deadline_passed()
         for row in sent:
@@ -355,8 +380,41 @@ class _Run:
                 settled.append((row, SKIPPED, f"changed since you confirmed: now {now}; review it again"))
             else:
                 ready.append(row)
+        ready = self._snapshot(ready, read, settled)
         self.settle(settled)
         return ready
+
+    def _snapshot(
+        self, ready: list[DeleteBatchJob], read: ReadBack, settled: list[tuple[DeleteBatchJob, str, str]]
+    ) -> list[DeleteBatchJob]:
+        """Keep each ready job's definition (committed before any of them is sent); a job whose definition
+        DLI did not give is not deleted, unless an owner confirmed "delete without a snapshot"."""
+        drafts, going = [], []
+        for row in ready:
+            job = read.found[row.job_id]
+            if job.has_definition:
+                assert job.detail is not None
+                drafts.append(SnapshotDraft(row.job_id, row.name, row.job_type, job.detail))
+                going.append(row)
+            elif self.batch.without_snapshot:
+                going.append(row)
+            else:
+                settled.append((row, SKIPPED, NO_SNAPSHOT))
+        if not drafts:
+            return going
+
+        def write() -> None:
+            with transaction.atomic():
+                digests = audit_snapshots_record(
+                    batch_id=self.batch.pk, project_id=self.batch.project_id_text, snapshots=drafts
+                )
+                kept = [row for row in going if row.job_id in digests]
+                for row in kept:
+                    row.snapshot_digest = digests[row.job_id]
+                DeleteBatchJob.objects.bulk_update(kept, ["snapshot_digest"], batch_size=500)
+
+        _patiently(write)
+        return going
 
     def _send(self, ready: list[DeleteBatchJob]) -> None:
         """Send the ready jobs in chunks, DLI_CONCURRENCY at a time; record each answer as it comes."""
@@ -536,7 +594,14 @@ def batch_run(
     keeper.start()
     outcome = Outcome("lost")
     try:
-        outcome = _Run(batch=batch, worker_id=worker_id, keeper=keeper, stop=stop or threading.Event()).run()
+        run_class: type[_Run] = _Run
+        if batch.kind == BatchKind.RESTORE:
+            from .restore import RestoreRun  # it builds on _Run
+
+            run_class = RestoreRun
+        outcome = run_class(
+            batch=batch, worker_id=worker_id, keeper=keeper, stop=stop or threading.Event()
+        ).run()
         return outcome
     except LeaseLost as lost:
         log.warning("%s", lost)
@@ -583,6 +648,7 @@ def batch_expand(batch: DeleteBatch) -> None:
             jobs=jobs,
             client_ip=batch.client_ip,
             user_agent=batch.user_agent,
+            reason=WITHOUT_SNAPSHOT_REASON if batch.without_snapshot else "",
         )
     now = timezone.now()
     rows = [
@@ -619,13 +685,18 @@ def batch_expand(batch: DeleteBatch) -> None:
 
 
 ALREADY_TAKEN = "already being deleted by another batch"
+WITHOUT_SNAPSHOT_REASON = (
+    "an owner confirmed: delete jobs whose definition DLI does not give, without a snapshot"
+)
 
 
 def _settle_row(row: DeleteBatchJob, outcome: str, message: str, now: datetime) -> None:
     row.state, row.outcome, row.message, row.settled_at = JobState.SETTLED, outcome, message, now
 
 
-def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJobResult]:
+def _insert_claiming(
+    rows: list[DeleteBatchJob], now: datetime, taken_message: str = ALREADY_TAKEN
+) -> list[AuditJobResult]:
     """Insert the rows; a pending job that a live batch already holds is inserted settled, skipped."""
     pending = [row for row in rows if row.state == JobState.PENDING]
     held = set(
@@ -638,8 +709,8 @@ def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJob
     taken: list[AuditJobResult] = []
     for row in pending:
         if row.job_id in held:
-            _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+            _settle_row(row, SKIPPED, taken_message, now)
+            taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, taken_message))
     try:
         with transaction.atomic():
             DeleteBatchJob.objects.bulk_create(rows, batch_size=2000)
@@ -651,8 +722,8 @@ def _insert_claiming(rows: list[DeleteBatchJob], now: datetime) -> list[AuditJob
                 with transaction.atomic():
                     row.save(force_insert=True)
             except IntegrityError:
-                _settle_row(row, SKIPPED, ALREADY_TAKEN, now)
-                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, ALREADY_TAKEN))
+                _settle_row(row, SKIPPED, taken_message, now)
+                taken.append(AuditJobResult(row.job_id, row.name, SKIPPED, taken_message))
                 row.pk = None
                 row.save(force_insert=True)
     return taken

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from dli_admin.audit.models import AuditOutcome
+from dli_admin.audit.models import AuditOutcome, JobSnapshot
 from dli_admin.projects.models import DliProject
 
 from .models import BatchState, DeleteBatch, DeleteBatchJob, JobState
@@ -113,3 +113,21 @@ def batches_live(*, project: DliProject | None = None) -> list[DeleteBatch]:
     if project is not None:
         batches = batches.filter(project=project)
     return list(batches.order_by("-created_at")[:20])
+
+
+def batch_snapshots(batch: DeleteBatch, *, job_ids: Iterable[int] | None = None) -> dict[int, JobSnapshot]:
+    """Job id -> the snapshot each job of the batch names (kept before its delete, or restored from).
+
+    `job_ids`: only these jobs (a page of the batch); None: every job of the batch.
+    """
+    rows = DeleteBatchJob.objects.filter(batch=batch).exclude(snapshot_digest="")
+    if job_ids is not None:
+        rows = rows.filter(job_id__in=list(job_ids))
+    digests = dict(rows.values_list("job_id", "snapshot_digest"))
+    by_digest = {
+        snapshot.digest: snapshot
+        for snapshot in JobSnapshot.objects.filter(
+            project_id=batch.project_id_text, digest__in=set(digests.values())
+        ).order_by("id")
+    }
+    return {job_id: by_digest[digest] for job_id, digest in digests.items() if digest in by_digest}

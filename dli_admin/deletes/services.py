@@ -32,7 +32,7 @@ from dli_admin.projects.permissions import can_delete, may_delete_any, project_r
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
 from dli_admin.projects.statuses import ACTIVE_STATUSES
 
-from .models import BatchState, DeleteBatch
+from .models import BatchKind, BatchState, DeleteBatch, DeleteBatchJob
 from .settling import flink_jobs_reconcile
 
 CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
@@ -76,6 +76,7 @@ class DeletePlan:
     jobs: tuple[PlannedJob, ...]
     token: str
     needs_name: bool
+    owner: bool = False  # the requester may choose "delete without a snapshot"
 
     @property
     def eligible(self) -> list[PlannedJob]:
@@ -240,7 +241,7 @@ def flink_jobs_delete_plan(
         salt=CONFIRMATION_SALT,
         compress=True,
     )
-    return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned))
+    return DeletePlan(jobs=planned, token=token, needs_name=_needs_name(planned), owner=role == Role.OWNER)
 
 
 def _exclusion(role: Role, status: str) -> str:
@@ -277,16 +278,24 @@ def flink_jobs_delete(
     token: str,
     confirm_name: str = "",
     via: str = "web",
+    without_snapshot: bool = False,
 ) -> DeleteBatch:
     """Hand the jobs of a signed confirmation to a worker as a batch; returns at once, whatever the size.
 
     The worker writes the audit intent before anything else, then claims the jobs (a job that another
-    live batch holds reads skipped in this one: the partial unique index decides) and deletes them.
+    live batch holds reads skipped in this one: the partial unique index decides) and deletes them,
+    each after keeping its definition as a snapshot. `without_snapshot` (owners only, audited in the
+    intent): a job whose definition DLI does not give is deleted anyway, rather than skipped.
     """
     role = _require_delete_role(requester, project, [])
+    if without_snapshot and role != Role.OWNER:
+        flink_jobs_refusal_record(
+            requester, project.project_id, [], f"role {role} may not delete jobs without a snapshot"
+        )
+        raise PermissionDenied("Only an owner may delete jobs without keeping a snapshot of them.")
     confirmed = _load_confirmation(requester, project, role, token)
     if _needs_name(confirmed) and confirm_name.strip() != project.name:
-        plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True)
+        plan = DeletePlan(jobs=tuple(confirmed), token=token, needs_name=True, owner=role == Role.OWNER)
         message = f"Type the project name “{project.name}” exactly to confirm. Nothing was deleted."
         raise NameMismatch(message, plan)
     user: Any = requester.user
@@ -298,6 +307,7 @@ def flink_jobs_delete(
         requested_by=user if known else None,
         requested_by_username=user.get_username() if known else "",
         via=via,
+        without_snapshot=without_snapshot,
         total=len(confirmed),
         client_ip=requester.client_ip[:64],
         user_agent=requester.user_agent[:300],
@@ -362,3 +372,233 @@ def flink_job_check(*, requester: Requester, project: DliProject, job_id: str) -
     _require_delete_role(requester, project, [job_id], action="check jobs in this project")
     (job,) = parse_job_ids([job_id])
     return flink_jobs_reconcile(project_id=project.project_id, job_ids=[job], actor=requester.user)
+
+
+# --- Restore: re-create deleted jobs from their snapshots --------------------------------------------
+
+RESTORE_SALT = "dli-admin.flink-jobs-restore"
+
+
+class RestoreAgain(SelectionError):
+    """Some jobs were restored before; the owner must confirm restoring them again. Nothing was sent."""
+
+    def __init__(self, message: str, plan: RestorePlan):
+        super().__init__(message)
+        self.plan = plan
+
+
+@dataclass(frozen=True)
+class RestoreItem:
+    job_id: int  # the deleted job's id
+    name: str
+    job_type: str
+    digest: str  # the snapshot it is re-created from
+    excluded_because: str = ""  # empty: will be re-created
+    restored_before: str = ""  # the first restore of this snapshot, when there was one
+
+
+@dataclass(frozen=True)
+class RestorePlan:
+    """What a restore confirmation will re-create, shown to the owner and signed into `token`."""
+
+    source: DeleteBatch
+    items: tuple[RestoreItem, ...]
+    token: str
+
+    @property
+    def eligible(self) -> list[RestoreItem]:
+        return [item for item in self.items if not item.excluded_because]
+
+    @property
+    def excluded(self) -> list[RestoreItem]:
+        return [item for item in self.items if item.excluded_because]
+
+    @property
+    def again(self) -> list[RestoreItem]:
+        return [item for item in self.eligible if item.restored_before]
+
+
+def _require_owner(requester: Requester, project: DliProject, job_ids: Sequence[object]) -> None:
+    role = project_role(requester.user, project)
+    if role != Role.OWNER:
+        flink_jobs_refusal_record(
+            requester,
+            project.project_id,
+            job_ids,
+            f"role {role or 'none'} may not restore jobs in this project",
+        )
+        raise PermissionDenied("Only an owner of this project may restore deleted jobs.")
+
+
+def may_restore(user: Any, batch: DeleteBatch) -> bool:
+    """An owner of the project, once the delete batch has ended."""
+    return (
+        batch.kind == BatchKind.DELETE
+        and not batch.is_live
+        and batch.project is not None
+        and project_role(user, batch.project) == Role.OWNER
+    )
+
+
+def restorable_rows(batch: DeleteBatch) -> list[DeleteBatchJob]:
+    """The jobs this delete batch deleted with a snapshot kept: what a restore can re-create."""
+    return list(
+        DeleteBatchJob.objects.filter(batch=batch, outcome=AuditOutcome.DELETED)
+        .exclude(snapshot_digest="")
+        .order_by("position")
+    )
+
+
+def earlier_restores(project_id: str, digests: Iterable[str]) -> dict[str, str]:
+    """Snapshot digest -> the first restore batch that re-created it (or is re-creating it), in words."""
+    rows = (
+        DeleteBatchJob.objects.filter(
+            batch__kind=BatchKind.RESTORE, project_id_text=project_id, snapshot_digest__in=list(digests)
+        )
+        .exclude(outcome__in=[AuditOutcome.SKIPPED, AuditOutcome.FAILED])
+        .select_related("batch")
+        .order_by("batch__created_at", "position")
+    )
+    first: dict[str, str] = {}
+    for row in rows:
+        if row.snapshot_digest in first:
+            continue
+        batch = row.batch
+        when = batch.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        done = f"as job {row.new_job_id}" if row.new_job_id else "(still running or unknown)"
+        who = batch.requested_by_username or "a removed user"
+        first[row.snapshot_digest] = f"restored {done} by restore batch {batch.pk} ({who}, {when})"
+    return first
+
+
+def flink_jobs_restore_plan(
+    *, requester: Requester, project: DliProject, batch: DeleteBatch, job_ids: Sequence[str] = ()
+) -> RestorePlan:
+    """What a restore of these deleted jobs (none given: every restorable one) would re-create.
+
+    Raises PermissionDenied (audited) for anyone but an owner, SelectionError for a bad selection.
+    Sends nothing to DLI.
+    """
+    from dli_admin.audit.models import JobSnapshot
+
+    from .restore import NotRestorable, definition_of, restore_request
+
+    _require_owner(requester, project, job_ids)
+    if batch.kind != BatchKind.DELETE:
+        raise SelectionError("Only the jobs of a delete batch can be restored.")
+    if batch.is_live:
+        raise SelectionError("This batch is still running: restore its jobs once it has ended.")
+    rows = restorable_rows(batch)
+    if job_ids:
+        ids = parse_job_ids(job_ids)
+        by_id = {row.job_id: row for row in rows}
+        missing = [job_id for job_id in ids if job_id not in by_id]
+        if missing:
+            shown = ", ".join(str(job_id) for job_id in missing[:5])
+            raise SelectionError(
+                f"Not deleted by this batch with a snapshot kept, so not restorable: {shown}. "
+                "Nothing was restored."
+            )
+        rows = [by_id[job_id] for job_id in ids]
+    if not rows:
+        raise SelectionError("This batch deleted no job with a snapshot kept: there is nothing to restore.")
+    texts = dict(
+        JobSnapshot.objects.filter(
+            batch_id=batch.pk, digest__in=[row.snapshot_digest for row in rows]
+        ).values_list("digest", "definition")
+    )
+    before = earlier_restores(project.project_id, texts)
+    items = []
+    for row in rows:
+        reason = ""
+        try:
+            restore_request(definition_of(texts.get(row.snapshot_digest, "{}")))
+        except (NotRestorable, ValueError) as why:
+            reason = f"cannot be re-created: {why}"
+        items.append(
+            RestoreItem(
+                row.job_id,
+                row.name,
+                row.job_type,
+                row.snapshot_digest,
+                reason,
+                before.get(row.snapshot_digest, ""),
+            )
+        )
+    token = signing.dumps(
+        {
+            "p": project.project_id,
+            "u": requester.user.pk,
+            "b": str(batch.pk),
+            "j": [[i.job_id, i.name, i.job_type, i.digest, i.excluded_because] for i in items],
+        },
+        salt=RESTORE_SALT,
+        compress=True,
+    )
+    return RestorePlan(source=batch, items=tuple(items), token=token)
+
+
+def flink_jobs_restore(
+    *, requester: Requester, project: DliProject, batch: DeleteBatch, token: str, again: bool = False
+) -> DeleteBatch:
+    """Hand the jobs of a signed restore confirmation to a worker as a restore batch; returns at once.
+
+    A snapshot restored before is re-created again only with `again` (RestoreAgain names the first
+    restore otherwise). The new jobs are created, never started.
+    """
+    _require_owner(requester, project, [])
+    try:
+        payload = signing.loads(token, salt=RESTORE_SALT, max_age=CONFIRMATION_MAX_AGE)
+    except signing.SignatureExpired:
+        raise SelectionError(
+            "This confirmation has expired (15 minutes). Review the restore again."
+        ) from None
+    except signing.BadSignature:
+        flink_jobs_refusal_record(requester, project.project_id, [], "forged or damaged restore confirmation")
+        raise SelectionError(
+            "This confirmation is not valid. Review the restore again. Nothing was restored."
+        ) from None
+    if (
+        payload.get("p") != project.project_id
+        or payload.get("u") != requester.user.pk
+        or payload.get("b") != str(batch.pk)
+    ):
+        flink_jobs_refusal_record(
+            requester, project.project_id, [], "restore confirmation made for another batch, project or user"
+        )
+        raise SelectionError(
+            "This confirmation was made for another batch, project or user. Nothing was restored."
+        )
+    before = earlier_restores(project.project_id, [digest for *_, digest, _excluded in payload["j"]])
+    items = tuple(
+        RestoreItem(job_id, name, job_type, digest, excluded, before.get(digest, ""))
+        for job_id, name, job_type, digest, excluded in payload["j"]
+    )
+    plan = RestorePlan(source=batch, items=items, token=token)
+    if plan.again and not again:
+        first = plan.again[0]
+        raise RestoreAgain(
+            f"Job {first.name} ({first.job_id}) was {first.restored_before}. Tick “restore again” to create "
+            "another copy. Nothing was restored.",
+            plan,
+        )
+    user: Any = requester.user
+    restore = DeleteBatch(
+        kind=BatchKind.RESTORE,
+        project=project,
+        project_id_text=project.project_id,
+        project_name=project.name,
+        requested_by=user,
+        requested_by_username=user.get_username(),
+        total=len(items),
+        client_ip=requester.client_ip[:64],
+        user_agent=requester.user_agent[:300],
+        selection=[[i.job_id, i.name, i.excluded_because, i.job_type, i.digest] for i in items],
+        end_message="",
+    )
+    from .tasks import batch_enqueue
+
+    with transaction.atomic():
+        restore.save(force_insert=True)
+        transaction.on_commit(lambda: batch_enqueue(restore.pk))
+    return restore

@@ -32,7 +32,13 @@ from dli_admin.dli.errors import (
     request_id_of,
 )
 from dli_admin.dli.limiter import EndpointLimiter
-from dli_admin.dli.parsing import parse_batch_reply, parse_delete_reply, parse_job_detail, parse_job_page
+from dli_admin.dli.parsing import (
+    parse_batch_reply,
+    parse_create_reply,
+    parse_delete_reply,
+    parse_job_detail,
+    parse_job_page,
+)
 from dli_admin.dli.retry import (
     RETRYABLE_READ_STATUSES,
     THROTTLED_STATUS,
@@ -43,7 +49,16 @@ from dli_admin.dli.retry import (
     transport_error,
 )
 from dli_admin.dli.sessions import session_for
-from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, DliCall, Job, JobPage, ReplyShape
+from dli_admin.dli.types import (
+    ChunkOutcome,
+    ChunkResult,
+    CreatedJob,
+    DeleteReply,
+    DliCall,
+    Job,
+    JobPage,
+    ReplyShape,
+)
 
 log = logging.getLogger("dli_admin.dli")
 
@@ -179,8 +194,10 @@ class DliClient:
         job_type: str | None = None,
         tags: Mapping[str, str] | str | None = None,
         order: str | None = None,
+        show_detail: bool = False,
     ) -> JobPage:
-        """One page of jobs; `offset` counts records, `limit` is at most 100."""
+        """One page of jobs; `offset` counts records, `limit` is at most 100. show_detail=True: each job
+        also carries its definition (Job.detail: sql_body, job_config, ...), at no extra call (§2)."""
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ValueError("offset must be an integer >= 0")
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_LIMIT:
@@ -198,6 +215,8 @@ class DliClient:
         }
         params: list[tuple[str, str | int]] = [("offset", offset), ("limit", limit)]
         params += [(key, value) for key, value in filters.items() if value is not None]
+        if show_detail:
+            params.append(("show_detail", "true"))  # lowercase, as the SDK sends it
         exchange = self._exchange(
             "list", "GET", self._base_path, query=aksk.canonical_query(params), write=False
         )
@@ -266,6 +285,41 @@ class DliClient:
         return job
 
     # --- writes ------------------------------------------------------------------------------
+
+    def create_sql_job(self, body: Mapping[str, Any]) -> CreatedJob:
+        """POST streaming/sql-jobs (§12): a new Flink SQL job in job_init; never started."""
+        return self._create(
+            "create_sql_job", f"/v1.0/{quote(self.project_id, safe='')}/streaming/sql-jobs", body
+        )
+
+    def create_jar_job(self, body: Mapping[str, Any]) -> CreatedJob:
+        """POST streaming/flink-jobs (§12): a new Flink jar job in job_init; never started."""
+        return self._create(
+            "create_jar_job", f"/v1.0/{quote(self.project_id, safe='')}/streaming/flink-jobs", body
+        )
+
+    def _create(self, operation: str, path: str, body: Mapping[str, Any]) -> CreatedJob:
+        """Sent again only when it provably never reached DLI (or on a 429), like a delete.
+
+        DliError AMBIGUOUS: the job may have been created (the reply was lost, a 5xx, or a 2xx that cannot
+        be read); look it up by name before sending anything again. Other categories: DLI refused it.
+        """
+        if not isinstance(body.get("name"), str) or not body["name"]:
+            raise ValueError("a job to create needs a name")
+        payload = json.dumps(dict(body), ensure_ascii=False).encode("utf-8")
+        exchange = self._exchange(operation, "POST", path, body=payload, write=True)
+        if exchange.error is not None:
+            if exchange.outcome_unknown:
+                raise self._ambiguous(exchange.error)
+            raise exchange.error
+        try:
+            job_id, status_name = parse_create_reply(exchange.body, status=exchange.status)
+        except DliError as err:
+            if err.category is ErrorCategory.UNPARSEABLE:
+                err = self._ambiguous(err)  # DLI answered 2xx: the job may well exist
+            err.status = err.status or exchange.status  # a 2xx saying is_success=false: DLI refused
+            raise self._annotated(err, exchange) from None
+        return CreatedJob(job_id, status_name, exchange.request_id, exchange.sends)
 
     def delete_job(self, job_id: int) -> DeleteReply:
         """Delete one job. DliError AMBIGUOUS or UNPARSEABLE: it may have been deleted; read it back."""

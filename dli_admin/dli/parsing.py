@@ -111,6 +111,7 @@ def parse_job(job: object) -> Job:
         start_time=_epoch_ms(job, "start_time"),
         duration=duration_td,
         root_id=None if root == -1 else root,  # -1 is DLI's "no parent job"
+        detail=job,
     )
 
 
@@ -158,6 +159,20 @@ def parse_job_detail(body: bytes, *, status: int | None = 200) -> Job:
         return parse_job(_envelope(body).get("job_detail"))
     except _Bad as exc:
         raise _unparseable("the job detail", exc, body, status) from None
+
+
+def parse_create_reply(body: bytes, *, status: int | None = 200) -> tuple[int, str]:
+    """A create reply, {is_success, message, job: {job_id, status_name, status_desc}}: (job_id, status_name).
+
+    is_success is a string for SQL jobs and a JSON boolean for jar jobs (docs/dli-api.md §12); both pass.
+    """
+    try:
+        job = _envelope(body).get("job")
+        if not isinstance(job, dict) or "job_id" not in job:
+            raise _Bad("job.job_id is missing")
+        return _int(job["job_id"], "job_id"), _text(job, "status_name")
+    except _Bad as exc:
+        raise _unparseable("the create reply", exc, body, status) from None
 
 
 def parse_reply_element(element: object) -> DeleteReply:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from dli_admin.dli.errors import DliError
@@ -27,6 +28,24 @@ class Job:
     start_time: datetime | None = None  # None: never started (DLI sends 0 or null)
     duration: timedelta | None = None
     root_id: int | None = None  # None: no parent (DLI sends -1)
+    # The job object exactly as DLI sent it (decoded JSON): with show_detail=true, or from show, it holds the
+    # definition (sql_body, job_config, main_class, ...) that a snapshot keeps. Not compared.
+    detail: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def has_definition(self) -> bool:
+        """DLI sent the job's definition: job_config comes only with show_detail=true or from show (§2)."""
+        return self.detail is not None and isinstance(self.detail.get("job_config"), dict)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedJob:
+    """DLI's answer to a create (SQL or jar job): the new job's id and its status (job_init)."""
+
+    job_id: int
+    status_name: str
+    request_id: str | None
+    attempts: int  # sends of the request (a create is never sent again once it may have reached DLI)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import math
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -24,7 +25,7 @@ class JobFilters:
     job_type: str = ""
     order: str = "desc"
 
-    def client_kwargs(self) -> dict[str, str]:
+    def client_kwargs(self) -> dict[str, Any]:
         """The filters as DLI list parameters (empty ones left out)."""
         values = {
             "status": self.status,
@@ -92,12 +93,19 @@ def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int)
     return list(jobs.values())
 
 
-def _pages_after(client: DliClient, first: JobPage, filters: Mapping[str, str]) -> list[JobPage]:
+def _pages_after(
+    client: DliClient, first: JobPage, filters: Mapping[str, Any], *, detail: bool = False
+) -> list[JobPage]:
     """The list pages after the first, a few at a time (DLI_CONCURRENCY): dli-admin's parallel pager."""
     offsets = range(PAGE_LIMIT, first.total_count, PAGE_LIMIT)
     with ThreadPoolExecutor(max_workers=settings.DLI_CONCURRENCY) as pool:
         return list(
-            pool.map(lambda offset: client.list_jobs(offset=offset, limit=PAGE_LIMIT, **filters), offsets)
+            pool.map(
+                lambda offset: client.list_jobs(
+                    offset=offset, limit=PAGE_LIMIT, show_detail=detail, **filters
+                ),
+                offsets,
+            )
         )
 
 
@@ -112,7 +120,11 @@ class ReadBack:
 
 
 def flink_jobs_read(
-    *, client: DliClient, job_ids: Iterable[int], narrow: Mapping[int, Mapping[str, str]] | None = None
+    *,
+    client: DliClient,
+    job_ids: Iterable[int],
+    narrow: Mapping[int, Mapping[str, str]] | None = None,
+    detail: bool = False,
 ) -> ReadBack:
     """Read the jobs back in as few DLI calls as possible: one GET each, or list pages.
 
@@ -121,6 +133,8 @@ def flink_jobs_read(
     than the whole project, and a job absent from it is gone. Jobs without one are read against the
     unfiltered list. A GET per job costs one call each; listing a group costs ceil(group size / 100),
     which its first page tells, so choosing costs at most one call. Never called inside a transaction.
+    `detail`: list with show_detail=true, so each found job carries its definition (a GET always does),
+    at no extra call: what a delete's snapshot keeps.
     """
     groups: dict[tuple[tuple[str, str], ...], set[int]] = {}
     for job_id in job_ids:
@@ -128,28 +142,35 @@ def flink_jobs_read(
         groups.setdefault(filters, set()).add(job_id)
     result = ReadBack()
     for filters, wanted in groups.items():
-        _read_group(client, wanted, dict(filters), result)
+        _read_group(client, wanted, dict(filters), result, detail)
     return result
 
 
-def _read_group(client: DliClient, wanted: set[int], filters: dict[str, str], result: ReadBack) -> None:
+def _read_group(
+    client: DliClient, wanted: set[int], filters: dict[str, str], result: ReadBack, detail: bool
+) -> None:
     if len(wanted) > 2:
         try:
-            first = client.list_jobs(offset=0, limit=PAGE_LIMIT, **filters)
+            first = client.list_jobs(offset=0, limit=PAGE_LIMIT, show_detail=detail, **filters)
             result.calls += 1
         except DliError:
             first = None  # fall back to one GET per job, which reports per-job failures
         if first is not None and math.ceil(first.total_count / PAGE_LIMIT) - 1 < len(wanted):
-            _read_by_listing(client, wanted, first, filters, result)
+            _read_by_listing(client, wanted, first, filters, result, detail)
             return
     _read_one_by_one(client, wanted, result)
 
 
 def _read_by_listing(
-    client: DliClient, wanted: set[int], first: JobPage, filters: dict[str, str], result: ReadBack
+    client: DliClient,
+    wanted: set[int],
+    first: JobPage,
+    filters: dict[str, str],
+    result: ReadBack,
+    detail: bool = False,
 ) -> None:
     try:
-        pages = [first, *_pages_after(client, first, filters)]
+        pages = [first, *_pages_after(client, first, filters, detail=detail)]
     except DliError:
         _read_one_by_one(client, wanted, result)  # a page failed: settle each job on its own
         return

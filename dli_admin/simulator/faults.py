@@ -6,7 +6,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-OPS = frozenset({"list", "show", "delete", "batch_delete", "batch_stop", "iam_token"})
+OPS = frozenset(
+    {"list", "show", "delete", "batch_delete", "batch_stop", "create_sql_job", "create_jar_job", "iam_token"}
+)
 BOOL_STYLES = ("string", "bool", "capital")
 
 

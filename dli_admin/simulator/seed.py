@@ -307,6 +307,12 @@ def _project_jobs(
             # Not a field DLI returns in a job (UNCERTAIN); kept so the list's `tags` filter has data.
             "tags": tags,
         }
+        if is_jar:  # a jar job's config names its jar (what a restore needs); SQL jobs share pooled configs
+            job = jobs[job_id]
+            job["job_config"] = {
+                **job["job_config"],
+                "entrypoint": f"obs://dli-{flavour.name}-jars/{camel}.jar",
+            }
     order = tuple(sorted(jobs, key=lambda i: (jobs[i]["create_time"], i)))
     return jobs, order, job_id
 

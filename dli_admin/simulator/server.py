@@ -1,9 +1,9 @@
 """The embedded DLI simulator: a real HTTP server that speaks DLI's Flink-job API on loopback.
 
 It serves the demo, training and the test suite with no cloud account: list, show, delete one, batch
-delete and batch stop of Flink jobs, IAM password tokens, AK/SK signature checks, and fault switches for
-every way a real endpoint misbehaves (see faults.py). Behaviour follows dli-admin's DLI API notes
-(docs/dli-api.md); where DLI is not documented the code says UNCERTAIN.
+delete and batch stop of Flink jobs, create SQL job and create jar job, IAM password tokens, AK/SK
+signature checks, and fault switches for every way a real endpoint misbehaves (see faults.py). Behaviour
+follows dli-admin's DLI API notes (docs/dli-api.md); where DLI is not documented the code says UNCERTAIN.
 Standard library only, plus dli_admin.aksk: no Django.
 """
 
@@ -37,7 +37,15 @@ from dli_admin import aksk
 from .credentials import DEMO, Credentials
 from .faults import Fault, FaultBoard
 from .seed import DEMO_PROJECTS, build_seed
-from .state import JobStore, ParameterError, StopOutcome, parse_list_query, render
+from .state import (
+    JobStore,
+    NameTaken,
+    NoSuchQueue,
+    ParameterError,
+    StopOutcome,
+    parse_list_query,
+    render,
+)
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +61,10 @@ AUTH_PREFIX = "Incorrect IAM authentication information: "
 MSG_DELETED = "The job is successfully deleted."
 MSG_STOPPED = "The request for stopping DLI jobs is successfully delivered."
 MSG_SHOWN = "Job detail query succeeds."
+MSG_CREATED = {
+    "create_sql_job": "A DLI job is created successfully.",
+    "create_jar_job": "A Flink job is created successfully.",
+}
 THROTTLE_MESSAGE = (
     "The throttling threshold has been reached: policy user over ratelimit,limit:10,time:1 minute"
 )
@@ -61,6 +73,7 @@ _AUTHORIZATION = re.compile(
     r"^SDK-HMAC-SHA256 Access=([^,]+), SignedHeaders=([^,]+), Signature=([0-9a-f]{64})$"
 )
 _JOBS_PATH = re.compile(r"^/v1\.0/(?P<project>[A-Za-z0-9]{1,64})/streaming/jobs(?:/(?P<rest>[^/]+))?$")
+_CREATE_PATH = re.compile(r"^/v1\.0/(?P<project>[A-Za-z0-9]{1,64})/streaming/(?P<kind>sql-jobs|flink-jobs)$")
 _JOB_ID = re.compile(r"^-?[0-9]{1,19}$")
 IAM_TOKENS_PATH = "/v3/auth/tokens"
 BATCH_OPS = frozenset({"batch_delete", "batch_stop"})
@@ -211,6 +224,10 @@ def _route(method: str, path: str) -> tuple[str | None, str | None, str | None]:
     """(op, project_id, job id segment) for a DLI or IAM path; op None when no such API exists."""
     if path == IAM_TOKENS_PATH:
         return ("iam_token" if method == "POST" else None), None, None
+    created = _CREATE_PATH.match(path)
+    if created is not None:
+        op = "create_sql_job" if created["kind"] == "sql-jobs" else "create_jar_job"
+        return (op if method == "POST" else None), created["project"], None
     match = _JOBS_PATH.match(path)
     if match is None:
         return None, None, None
@@ -344,6 +361,11 @@ class Simulator:
     def set_job_status(self, project_id: str, job_id: int, status: str) -> None:
         with self._lock:
             self._store.set_status(project_id, job_id, status, time.monotonic(), int(time.time() * 1000))
+
+    def remove_queue(self, project_id: str, queue: str) -> None:
+        """The queue is gone: creating a job on it answers 400 DLI.0002 (its jobs stay as they are)."""
+        with self._lock:
+            self._store.remove_queue(project_id, queue)
 
     def revoke_tokens(self) -> None:
         """Every IAM token issued so far answers 401 "token expires" from now on."""
@@ -529,6 +551,8 @@ class Simulator:
                 project_id,
                 {"is_success": True, "message": "", "job_list": {"total_count": total, "jobs": jobs}},
             )
+        if op in ("create_sql_job", "create_jar_job"):
+            return self._create(op, project_id, request.body, now)
         if op in ("show", "delete"):
             assert job_ref is not None
             job_id = _path_job_id(job_ref)
@@ -569,13 +593,36 @@ class Simulator:
                     results.append((False, f"The job {job_id} cannot be stopped in status {status}."))
         return self._batch(op, project_id, results)
 
+    def _create(self, op: str, project_id: str, body: bytes, now: float) -> _Reply:
+        try:
+            data = json.loads(body)
+        except (ValueError, UnicodeDecodeError):
+            raise ParameterError("Parameter check error: the request body is not valid JSON.") from None
+        try:
+            job = self._store.create(
+                project_id, "sql" if op == "create_sql_job" else "jar", data, now, int(time.time() * 1000)
+            )
+        except NameTaken as error:
+            return _dli_error(400, "DLI.0006", str(error))
+        except NoSuchQueue as error:
+            return _dli_error(400, "DLI.0002", str(error))
+        payload = {
+            "is_success": True,
+            "message": MSG_CREATED[op],
+            "job": {"job_id": job["job_id"], "status_name": job["status"], "status_desc": ""},
+        }
+        return self._object(op, project_id, payload)
+
     def _object(self, op: str, project_id: str, payload: dict[str, Any]) -> _Reply:
         """A 200 object reply ({is_success, message, ...}), shaped by the reply faults in force."""
         if self._faults.take(project_id, op, "empty_body"):
             return _Reply(200, b"", {"Content-Type": JSON_TYPE})
         if op == "delete" and self._faults.take(project_id, op, "doc_invalid_json"):
             return _Reply(200, _doc_example(MSG_DELETED, array=False), {"Content-Type": JSON_TYPE})
-        style = self._faults.take(project_id, op, "bool_style") or "string"
+        # The jar create's documented reply has a JSON boolean; every other one a string (§1, §12).
+        style = self._faults.take(project_id, op, "bool_style") or (
+            "bool" if op == "create_jar_job" else "string"
+        )
         return _json(200, {**payload, "is_success": _flag(payload["is_success"], style)})
 
     def _batch(self, op: str, project_id: str, results: list[tuple[bool, str]]) -> _Reply:
@@ -696,6 +743,13 @@ class Simulator:
         if route == ("DELETE", "/_sim/requests"):
             self.clear_requests()
             return _json(200, {"cleared": True})
+        if route == ("POST", "/_sim/queues/remove"):
+            try:
+                spec = json.loads(request.body)
+                self.remove_queue(spec["project_id"], spec["queue"])
+            except (ValueError, KeyError, TypeError, AttributeError) as error:
+                return _json(400, {"error": f"bad queue: {error}"})
+            return _json(200, {"removed": True})
         if route == ("POST", "/_sim/tokens/revoke"):
             self.revoke_tokens()
             return _json(200, {"revoked": True})

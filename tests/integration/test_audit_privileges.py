@@ -21,7 +21,7 @@ from dli_admin.audit.services import AuditJobResult, audit_refusal_record, audit
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 DEPLOYMENT = Path(__file__).resolve().parents[2] / "docs" / "deployment.md"
-AUDIT_TABLES = ("audit_auditrecord", "audit_auditintentjob", "audit_auditdatabase")
+AUDIT_TABLES = ("audit_auditrecord", "audit_auditintentjob", "audit_auditdatabase", "audit_jobsnapshot")
 
 
 def app_role_grants() -> list[str]:

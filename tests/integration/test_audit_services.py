@@ -23,7 +23,7 @@ from django.urls import reverse
 
 from dli_admin.access.services import command_origin, user_delete
 from dli_admin.audit import services
-from dli_admin.audit.chain import GENESIS, KEYED, record_hash
+from dli_admin.audit.chain import GENESIS, SNAPSHOT, record_hash
 from dli_admin.audit.models import AuditImmutableError, AuditIntentJob, AuditRecord
 from dli_admin.audit.selectors import audit_unsettled_jobs
 from dli_admin.audit.services import (
@@ -101,11 +101,11 @@ def test_an_intent_records_every_job_the_actor_and_where_from(operator):
         (0, 11, "etl-a", "job_finished"),
         (1, 12, "etl-b", "job_running"),
     ]
-    assert record.hash_version == KEYED
+    assert record.hash_version == SNAPSHOT
     assert record.hash == record_hash(
         record.chain_values(),
         [(11, "etl-a", "job_finished"), (12, "etl-b", "job_running")],
-        version=KEYED,
+        version=SNAPSHOT,
         key=settings.DLI_ADMIN_AUDIT_KEY.encode(),
     )
 

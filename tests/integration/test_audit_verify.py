@@ -16,7 +16,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from dli_admin.audit.chain import KEYED, PLAIN, RECORD_FIELDS, record_hash
+from dli_admin.audit.chain import PLAIN, RECORD_FIELDS, SNAPSHOT, record_hash
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import (
     AuditJobResult,
@@ -111,7 +111,7 @@ def key() -> bytes:
     return settings.DLI_ADMIN_AUDIT_KEY.encode()
 
 
-def rehash(seq: int, prev_hash: str, *, version: int = KEYED, with_key: bool = True) -> str:
+def rehash(seq: int, prev_hash: str, *, version: int = SNAPSHOT, with_key: bool = True) -> str:
     """Recompute a record's hash the way the application does, as a well-informed attacker would: one
     who holds the audit key (with_key), or one who does not and hashes as version 1 did."""
     record = AuditRecord.objects.get(seq=seq)
@@ -163,6 +163,7 @@ TAMPERED = {
     "attempts": 7,
     "duration_ms": 12345,
     "prev_hash": "f" * 64,
+    "snapshot_digest": "ab" * 32,
     "hash": "e" * 64,
 }
 
@@ -233,8 +234,8 @@ def test_removing_the_last_records_is_found_against_the_checkpoint(chain):
 
 def forged(seq: int, prev_hash: str, **changes) -> dict:
     record = AuditRecord.objects.filter(seq=2).values(*RECORD_FIELDS).get()
-    record.update(seq=seq, prev_hash=prev_hash, job_id=99, hash_version=KEYED, **changes)
-    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS], version=KEYED, key=key())
+    record.update(seq=seq, prev_hash=prev_hash, job_id=99, hash_version=SNAPSHOT, **changes)
+    record["hash"] = record_hash([record[name] for name in RECORD_FIELDS], version=SNAPSHOT, key=key())
     return record
 
 
@@ -435,5 +436,46 @@ def test_records_from_before_the_key_still_verify_and_the_first_keyed_one_says_s
         write_chain()
 
     versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
-    assert versions == [1, 1] + [2] * 8
+    assert versions == [1, 1] + [SNAPSHOT] * 8
     assert verify().startswith("audit chain OK: 10 records")
+
+
+def test_records_of_versions_1_2_and_3_verify_in_one_chain_and_a_version_never_goes_down(
+    django_capture_on_commit_callbacks,
+):
+    from dli_admin.audit.chain import GENESIS, KEYED
+
+    prev_hash = GENESIS
+    for seq, version in ((1, PLAIN), (2, KEYED), (3, KEYED)):  # as versions 1 and 2 wrote them
+        record = {name: "" for name in RECORD_FIELDS} | {
+            "seq": seq,
+            "created_at": datetime(2026, 1, 1, tzinfo=UTC),
+            "kind": "refusal",
+            "batch_id": None,
+            "actor_id": None,
+            "project_id": PROJECT,
+            "refused_job_ids": [],
+            "job_id": None,
+            "attempts": 0,
+            "duration_ms": 0,
+            "prev_hash": prev_hash,
+        }
+        values = [record[name] for name in RECORD_FIELDS]
+        record["hash"] = prev_hash = record_hash(values, version=version, key=key())
+        record["hash_version"] = version
+        del record["snapshot_digest"]  # the column's default, "", as for a record from before it existed
+        insert(**record)
+    with django_capture_on_commit_callbacks(execute=True):
+        write_chain()
+
+    versions = list(AuditRecord.objects.order_by("seq").values_list("hash_version", flat=True))
+    assert versions == [PLAIN, KEYED, KEYED] + [SNAPSHOT] * 8
+    assert verify().startswith("audit chain OK: 11 records")
+
+    if connection.vendor == "postgresql":  # as the chain fixture does: the attacker owns the tables
+        sql(f"ALTER TABLE {RECORDS} DISABLE TRIGGER USER")
+    rehash(6, AuditRecord.objects.get(seq=5).hash, version=KEYED)  # a version-3 record made version 2
+    with pytest.raises(
+        CommandError, match="BROKEN at record 6: its hash version 2 is below an earlier record's 3"
+    ):
+        verify()

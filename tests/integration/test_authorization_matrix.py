@@ -15,7 +15,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from dli_admin.audit.models import AuditRecord
 from dli_admin.audit.services import audit_intent_record
-from dli_admin.deletes import services
+from dli_admin.deletes import runner, services
 from dli_admin.policies.models import CleanupPolicy
 from dli_admin.projects.jobs import JobRef
 from dli_admin.simulator.seed import DEMO_PROJECTS
@@ -47,7 +47,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "superuser": superuser,
     }
     projects = {"own": project_a, "other": other}
-    jobs, batches, delete_batches, policies = {}, {}, {}, {}
+    jobs, batches, delete_batches, policies, restorable = {}, {}, {}, {}, {}
     for scope, project in projects.items():
         policies[scope] = CleanupPolicy.objects.create(
             project=project,
@@ -77,6 +77,13 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         delete_batches[scope] = services.flink_jobs_delete(
             requester=requester, project=project, token=plan.token
         )
+        # A delete batch that ended with a snapshot kept of its deleted job: what restore works from.
+        ended = simulator.add_job(project.project_id, name=f"{scope}-deleted", status="job_finish")
+        plan = services.flink_jobs_delete_plan(requester=requester, project=project, job_ids=[str(ended)])
+        restorable[scope] = services.flink_jobs_delete(requester=requester, project=project, token=plan.token)
+        runner.batch_run(restorable[scope].pk)
+        restorable[scope].refresh_from_db()
+        jobs[f"{scope}-deleted"] = ended
     simulator.clear_requests()
     return {
         "users": users,
@@ -85,6 +92,7 @@ def world(simulator, project_a, outsider, viewer, operator, owner, auditor, supe
         "batches": batches,
         "delete_batches": delete_batches,
         "policies": policies,
+        "restorable": restorable,
     }
 
 
@@ -116,8 +124,24 @@ def request_for(world, name: str, scope: str, role: str):
         url = reverse(name, args=[pid])
     elif name.startswith("dli-policy-"):
         url = reverse(name, args=[pid, world["policies"][scope].pk])
-    elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
+    elif name in ("dli-audit-batch", "dli-audit-batch-rows", "dli-audit-batch-snapshots"):
         url = reverse(name, args=[world["batches"][scope]])
+    elif name == "dli-batch-snapshots":
+        url = (
+            reverse(name, args=[pid, world["restorable"][scope].pk])
+            + f"?job={world['jobs'][f'{scope}-deleted']}"
+        )
+    elif name == "dli-batch-restore-review":
+        url, data = reverse(name, args=[pid, world["restorable"][scope].pk]), {"scope": "all"}
+    elif name == "dli-batch-restore":
+        url, data = reverse(name, args=[pid, world["restorable"][scope].pk]), {"token": "not-a-confirmation"}
+        if role in ("owner", "superuser") and (scope == "own" or role == "superuser"):
+            plan = services.flink_jobs_restore_plan(
+                requester=services.Requester(user=world["users"][role]),
+                project=project,
+                batch=world["restorable"][scope],
+            )
+            data = {"token": plan.token}
     else:
         url = reverse(name)
     return url, data

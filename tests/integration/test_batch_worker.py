@@ -12,8 +12,8 @@ import pytest
 from django.db import connection
 from django_tasks_db.models import DBTaskResult
 
-from dli_admin.deletes import services
-from dli_admin.deletes.models import BatchState, DeleteBatch, DeleteBatchJob, JobState
+from dli_admin.deletes import runner, services
+from dli_admin.deletes.models import BatchKind, BatchState, DeleteBatch, DeleteBatchJob, JobState
 from dli_admin.deletes.services import Requester
 from tests.helpers import start_worker, stop, wait_for
 
@@ -198,3 +198,49 @@ def test_a_worker_reconnects_when_the_database_drops_its_connections(simulator, 
         log = stop(worker)
     assert outcomes(batch) == dict.fromkeys(ids, "deleted"), log
     assert set(sends(simulator).values()) == {1}
+
+
+def test_a_worker_killed_while_dli_answers_a_create_is_taken_over_and_the_job_found_by_name(
+    simulator, project_a, owner
+):
+    pid = project_a.project_id
+    job_id = simulator.add_job(
+        pid, name="worker-restore", status="job_finish", job_type="flink_sql_job", sql_body="S"
+    )
+    deleted = confirm(owner, project_a, [job_id])
+    runner.batch_run(deleted.pk)
+    deleted.refresh_from_db()
+    requester = Requester(user=owner)
+    plan = services.flink_jobs_restore_plan(requester=requester, project=project_a, batch=deleted)
+    # DLI creates the job, then holds its answer: the kill lands after the create, before its reply.
+    simulator.set_fault(pid, "slow_reply", 5.0, ops={"create_sql_job"})
+    restore = services.flink_jobs_restore(
+        requester=requester, project=project_a, batch=deleted, token=plan.token
+    )
+    assert restore.kind == BatchKind.RESTORE
+
+    first = start_worker(simulator, "restore-first")
+    try:
+        wait_for(
+            lambda: DeleteBatchJob.objects.filter(batch=restore, state=JobState.SENT).exists(),
+            what="a create",
+        )
+        wait_for(lambda: len(simulator.requests(op="create_sql_job")) == 1, what="the create to reach DLI")
+        time.sleep(0.5)
+        first.send_signal(signal.SIGKILL)
+    finally:
+        first_log = stop(first)
+    assert not ended(restore), first_log
+    simulator.clear_faults()
+
+    second = start_worker(simulator, "restore-second")
+    try:
+        wait_for(lambda: ended(restore), timeout=90, what="the second worker to finish the restore")
+    finally:
+        second_log = stop(second)
+
+    row = DeleteBatchJob.objects.get(batch=restore)
+    assert (row.outcome, row.new_job_id is not None) == ("restored", True), second_log
+    assert "found by name" in row.message
+    assert len(simulator.requests(op="create_sql_job")) == 1, "the create was never sent twice"
+    assert simulator.job(pid, row.new_job_id)["name"] == "worker-restore"

@@ -356,3 +356,24 @@ def test_the_command_s_filters_and_messages_match_the_jobs_page_s(data):
     }
     if page.is_valid():
         assert here.filters() == page.filters()
+
+
+def test_without_snapshot_is_for_owners_only_and_is_audited(simulator, project_a, operator, owner):
+    ids = add_jobs(simulator, project_a, 1, prefix="cli-nosnap")
+
+    code, _out, err = run(
+        *as_user(project_a, operator), *ids_args(ids), "--yes", "--run-here", "--without-snapshot"
+    )
+
+    assert code != 0 and "Only an owner" in err
+    assert not gone(simulator, project_a, ids)
+    assert "without a snapshot" in AuditRecord.objects.filter(kind=AuditKind.REFUSAL).latest("seq").reason
+
+    code, out, _ = run(
+        *as_user(project_a, owner), *ids_args(ids), "--yes", "--run-here", "--without-snapshot"
+    )
+
+    assert code == 0, out
+    assert gone(simulator, project_a, ids)
+    assert DeleteBatch.objects.get().without_snapshot
+    assert "without a snapshot" in AuditRecord.objects.get(kind=AuditKind.INTENT).reason

@@ -132,6 +132,7 @@ def test_a_database_from_before_keyed_records_upgrades_and_its_chain_still_verif
         )
         jobs = [[5, "old-job", "job_finish"]] if kind == "intent" else []
         prev = record_hash([fields[name] for name in RECORD_FIELDS], jobs)  # version 1: plain SHA-256
+        del fields["snapshot_digest"]  # a column added later (audit 0010), not in this old layout
         OldRecord.objects.bulk_create([OldRecord(**fields, hash=prev)])
         for position, (job_id, name, status) in enumerate(jobs):
             OldLine.objects.bulk_create(
@@ -161,4 +162,39 @@ def test_a_database_from_before_keyed_records_upgrades_and_its_chain_still_verif
     out = StringIO()
     call_command("audit_verify", stdout=out)
     assert "audit chain OK: 3 records" in out.getvalue()
-    assert AuditRecord.objects.get(seq=3).hash_version == 2, "the first record after the upgrade is keyed"
+    assert AuditRecord.objects.get(seq=3).hash_version == 3, (
+        "the first record after the upgrade is keyed (v3)"
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delete_batches_from_before_restore_existed_upgrade_as_delete_batches(django_user_model):
+    from dli_admin.deletes.models import BatchKind, DeleteBatch, DeleteBatchJob
+
+    before = [("deletes", "0002_batches_replace_claims"), ("audit", "0007_no_truncate_hint")]
+    migrate(before)
+    old = MigrationExecutor(connection).loader.project_state(before).apps
+    OldBatch, OldJob = old.get_model("deletes", "DeleteBatch"), old.get_model("deletes", "DeleteBatchJob")
+    project = old.get_model("projects", "DliProject").objects.create(project_id="d" * 32, name="delta")
+    batch = OldBatch.objects.create(
+        project_id=project.pk,
+        project_id_text=project.project_id,
+        project_name="delta",
+        state="ended",
+        total=1,
+    )
+    OldJob.objects.create(
+        batch_id=batch.pk,
+        position=0,
+        project_id_text=project.project_id,
+        job_id=9,
+        state="settled",
+        outcome="deleted",
+    )
+
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())
+
+    upgraded = DeleteBatch.objects.get(pk=batch.pk)
+    assert (upgraded.kind, upgraded.without_snapshot, upgraded.total) == (BatchKind.DELETE, False, 1)
+    job = DeleteBatchJob.objects.get(batch=upgraded)
+    assert (job.job_id, job.outcome, job.snapshot_digest, job.new_job_id) == (9, "deleted", "", None)

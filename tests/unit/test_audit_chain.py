@@ -11,7 +11,19 @@ from django.test import RequestFactory
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dli_admin.audit.chain import GENESIS, RECORD_FIELDS, canonical, record_hash
+from dli_admin.audit.chain import (
+    GENESIS,
+    KEYED,
+    PLAIN,
+    RECORD_FIELDS,
+    SNAPSHOT,
+    ChainBroken,
+    canonical,
+    record_hash,
+    snapshot_digest,
+    snapshot_text,
+    walk,
+)
 from dli_admin.audit.export import csv_cell
 from dli_admin.audit.services import client_ip_for
 
@@ -43,6 +55,7 @@ def values(**changes) -> list:
         "attempts": 1,
         "duration_ms": 120,
         "prev_hash": GENESIS,
+        "snapshot_digest": "",
     }
     record.update(changes)
     return [record[name] for name in RECORD_FIELDS]
@@ -67,6 +80,7 @@ def test_the_same_instant_in_another_time_zone_hashes_the_same():
 
 @pytest.mark.parametrize("field", RECORD_FIELDS)
 def test_changing_any_field_changes_the_hash(field):
+    version = {"version": SNAPSHOT, "key": KEY}
     changed = {
         "seq": 8,
         "created_at": WHEN + timedelta(microseconds=1),
@@ -77,9 +91,92 @@ def test_changing_any_field_changes_the_hash(field):
         "attempts": 2,
         "duration_ms": 121,
         "prev_hash": "f" * 64,
+        "snapshot_digest": "e" * 64,
     }.get(field, "x")
 
-    assert record_hash(values(**{field: changed})) != record_hash(values())
+    assert record_hash(values(**{field: changed}), **version) != record_hash(values(), **version)
+    if field != "snapshot_digest":  # versions 1 and 2 do not hash it (see below)
+        assert record_hash(values(**{field: changed})) != record_hash(values())
+
+
+KEY = b"k" * 32
+# Computed with chain.py as it was before version 3 existed: versions 1 and 2 must keep these bytes.
+V1_HASH = "c66550fe80d79f5e30dc791f12fda25feadff42b2b4ee102d18c2fd9fb3f0b43"
+V2_HASH = "da44b92896e8d356e4d5ef49af53aeceed23a1ba81efe20a952abd0346eddb39"
+
+
+def test_versions_1_and_2_hash_byte_for_byte_what_they_always_did():
+    jobs = [[1, "a", "job_running"]]
+
+    assert record_hash(values(), jobs) == V1_HASH
+    assert record_hash(values(), jobs, version=KEYED, key=KEY) == V2_HASH
+    assert "snapshot_digest" not in json.loads(canonical(values(), jobs, KEYED))
+
+
+def test_version_3_hashes_the_snapshot_digest_and_its_version():
+    content = json.loads(canonical(values(snapshot_digest="ab" * 32), [], SNAPSHOT))
+
+    assert content["snapshot_digest"] == "ab" * 32
+    assert content["hash_version"] == SNAPSHOT
+    assert list(content) == sorted(content)
+    assert record_hash(values(), version=SNAPSHOT, key=KEY) != record_hash(values(), version=KEYED, key=KEY)
+
+
+@pytest.mark.parametrize("version", [PLAIN, KEYED])
+def test_an_older_version_cannot_carry_a_digest_it_does_not_hash(version):
+    with pytest.raises(ValueError, match="no snapshot digest"):
+        record_hash(values(snapshot_digest="ab" * 32), version=version, key=KEY)
+
+
+def _chain(versions, **changes_at):
+    """Rows for walk(): one record per version, hashed and linked; changes_at[seq] alters after hashing."""
+    rows, prev = [], GENESIS
+    for seq, version in enumerate(versions, start=1):
+        digest = "cd" * 32 if version == SNAPSHOT else ""
+        record = values(seq=seq, prev_hash=prev, snapshot_digest=digest)
+        prev = record_hash(record, version=version, key=KEY)
+        record = record[:]
+        for name, value in changes_at.get(f"r{seq}", {}).items():
+            record[RECORD_FIELDS.index(name)] = value
+        rows.append((*record, version, prev))
+    return rows
+
+
+def test_a_chain_of_versions_1_2_and_3_verifies():
+    status, _ = walk(iter(_chain([PLAIN, KEYED, KEYED, SNAPSHOT, SNAPSHOT])), iter(()), "", key=KEY)
+
+    assert status.records == 5
+
+
+def test_the_walk_refuses_a_version_going_down():
+    with pytest.raises(ChainBroken, match="below an earlier record's 3") as broken:
+        walk(iter(_chain([KEYED, SNAPSHOT, KEYED])), iter(()), "", key=KEY)
+
+    assert broken.value.seq == 3
+
+
+def test_the_walk_refuses_a_digest_added_to_a_record_whose_version_does_not_hash_it():
+    rows = _chain([PLAIN, KEYED], r2={"snapshot_digest": "ef" * 32})
+
+    with pytest.raises(ChainBroken, match="does not cover") as broken:
+        walk(iter(rows), iter(()), "", key=KEY)
+
+    assert broken.value.seq == 2
+
+
+def test_the_walk_notices_a_changed_digest_in_a_version_3_record():
+    rows = _chain([SNAPSHOT, SNAPSHOT], r2={"snapshot_digest": "ef" * 32})
+
+    with pytest.raises(ChainBroken, match="does not match its hash"):
+        walk(iter(rows), iter(()), "", key=KEY)
+
+
+def test_a_snapshot_is_stored_as_sorted_json_and_its_digest_is_sha256_of_that_text():
+    text = snapshot_text({"b": 1, "a": "Zürich \u0000", "sql_body": "SELECT 1"})
+
+    assert text == '{"a":"Zürich \\u0000","b":1,"sql_body":"SELECT 1"}'
+    assert snapshot_digest(text) == __import__("hashlib").sha256(text.encode()).hexdigest()
+    assert snapshot_text({"x": "\ud800"})  # a lone surrogate still gives storable text
 
 
 def test_a_number_and_its_text_hash_differently():

@@ -1,5 +1,6 @@
 """Golden vectors of the chain's format: the exact bytes and hashes of hash versions 1 and 2, pinned as
-they were before any speed work, and the format as a plain json.dumps to compare any encoding with."""
+they were before any speed work, and the format as a plain json.dumps to compare any encoding with
+(version 3, which adds the snapshot digest, included)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dli_admin.audit.chain import GENESIS, KEYED, PLAIN, RECORD_FIELDS, canonical, record_hash
+from dli_admin.audit.chain import GENESIS, KEYED, PLAIN, RECORD_FIELDS, SNAPSHOT, canonical, record_hash
 
 KEY = b"golden-test-key-0123456789abcdef"
 WHEN = datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC)
@@ -42,6 +43,7 @@ def record(**changes) -> list:
         "attempts": 1,
         "duration_ms": 120,
         "prev_hash": GENESIS,
+        "snapshot_digest": "",
     }
     fields.update(changes)
     return [fields[name] for name in RECORD_FIELDS]
@@ -161,7 +163,9 @@ def reference(values, jobs, version):
     if content["batch_id"] is not None:
         content["batch_id"] = str(uuid.UUID(str(content["batch_id"])))
     content["jobs"] = [list(job) for job in jobs]
-    if version == KEYED:
+    if version != SNAPSHOT:
+        assert content.pop("snapshot_digest") == ""
+    if version != PLAIN:
         content["hash_version"] = version
     return json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=True).encode("ascii")
 
@@ -175,11 +179,11 @@ ints = st.integers(min_value=-(2**63), max_value=2**63 - 1)
         min_value=datetime(1970, 1, 2), max_value=datetime(9998, 1, 1), timezones=st.timezones()
     ),
     batch=st.one_of(st.none(), st.uuids()),
-    strings=st.lists(text, min_size=14, max_size=14),
+    strings=st.lists(text, min_size=15, max_size=15),
     numbers=st.lists(st.one_of(st.none(), ints), min_size=3, max_size=3),
     refused=st.lists(text, max_size=4),
     jobs=st.lists(st.tuples(ints, text, text), max_size=3),
-    version=st.sampled_from([PLAIN, KEYED]),
+    version=st.sampled_from([PLAIN, KEYED, SNAPSHOT]),
 )
 def test_canonical_is_the_documented_json(when, batch, strings, numbers, refused, jobs, version):
     names = iter(strings)
@@ -198,6 +202,8 @@ def test_canonical_is_the_documented_json(when, batch, strings, numbers, refused
             "refused_job_ids",
         }
     }
+    if version != SNAPSHOT:
+        fields["snapshot_digest"] = ""  # versions 1 and 2 carry none
     values = record(
         **fields,
         created_at=when,

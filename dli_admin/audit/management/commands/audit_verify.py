@@ -60,7 +60,7 @@ class Command(BaseCommand):
                 chunk_size=chunk_size, expected_head=head.strip().lower(), checkpoint=found.checkpoint
             )
         except ChainBroken as broken:
-            raise CommandError(f"audit chain BROKEN at record {broken.seq}: {broken.problem}") from None
+            raise CommandError(f"audit chain BROKEN at {broken.where}: {broken.problem}") from None
         self.stdout.write(
             f"audit chain OK: {status.records} records ({status.job_lines} job lines), "
             f"head {status.head_seq} {status.head_hash}"

@@ -88,6 +88,11 @@ class Command(BaseCommand):
             "--run-here", action="store_true", help="run the batch in this process, not a worker"
         )
         act.add_argument("--json", action="store_true", help="print the plan or the result as JSON")
+        act.add_argument(
+            "--without-snapshot",
+            action="store_true",
+            help="owners only: also delete jobs whose definition DLI does not give (no snapshot; audited)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["no_wait"] and options["run_here"]:
@@ -131,6 +136,7 @@ class Command(BaseCommand):
                 token=plan.token,
                 confirm_name=options["confirm_name"],
                 via=VIA,
+                without_snapshot=options["without_snapshot"],
             )
         except PermissionDenied as error:
             raise refuse(f"{user.get_username()}: {error} Nothing was sent.") from None
