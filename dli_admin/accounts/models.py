@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
@@ -23,3 +24,14 @@ class LoginThrottle(models.Model):
 
     def __str__(self) -> str:
         return f"{self.username} from {self.client_ip}: {self.failures} failures"
+
+
+class UserPreference(models.Model):
+    """What one user chose for how pages look to them: for now their time zone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    # An IANA name ("Europe/Berlin"); blank: the browser's zone when it tells it, else TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or 'automatic'}"

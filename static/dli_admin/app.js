@@ -73,31 +73,20 @@ if (window.htmx) {
     }
   });
 
-  // Show times in the reader's own time zone.
-  function localTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach((el) => {
-      const when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) {
-        el.title = el.getAttribute("datetime");
-        el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-      }
-    });
-  }
-
-  // The footer says which time zone the page's times are in: the server's without JavaScript, the reader's with it.
-  function timeZoneLabel() {
-    const label = document.getElementById("tz-label");
+  // The server shows times in the user's zone; until they choose one, it uses the browser's, told by this cookie.
+  function rememberTimeZone() {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (label && zone) label.textContent = `times in your time zone (${zone})`;
+    if (!zone || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) return;
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `dli_admin_tz=${zone}; path=/; max-age=31536000; SameSite=Lax${secure}`;
   }
 
-  function refresh(root) {
-    timeZoneLabel();
-    localTimes(root || document);
+  function refresh() {
     updateCount();
   }
 
-  document.addEventListener("DOMContentLoaded", () => refresh(document));
+  rememberTimeZone();
+  document.addEventListener("DOMContentLoaded", () => refresh());
   document.addEventListener("htmx:afterSettle", (event) => {
     // A confirmed delete went to a worker: the selection went with it, and the progress takes the focus.
     // Its polls swap the panel itself (not #action-panel), so they leave the focus where it is.
@@ -116,6 +105,6 @@ if (window.htmx) {
       wanted.scrollIntoView({ block: "start" });
       wanted.focus({ preventScroll: true });
     }
-    refresh(event.target);
+    refresh();
   });
 })();
