@@ -85,6 +85,10 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
+    # A job's page and its definition as JSON: read-only, for every role in the project.
+    "dli-job-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-job-definition": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-account": ("GET", False, {"-": SIGNED_IN_200}),
     "dli-batch-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
     "dli-batch-progress": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
     # The batch of each scope was confirmed by the superuser: an operator is neither its requester nor

@@ -54,7 +54,8 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
 
 
 def _zone_choices() -> list[tuple[str, str]]:
-    return [("", "Automatic: your browser's zone, else the server's"), *((z, z) for z in sorted(known_zones()))]
+    automatic = ("", "Automatic: your browser's zone, else the server's")
+    return [automatic, *((zone, zone) for zone in sorted(known_zones()))]
 
 
 class TimeZoneForm(forms.Form):

@@ -54,9 +54,8 @@ def page_zone(request: HttpRequest) -> PageZone:
     if user is not None and user.is_authenticated:
         if SESSION_KEY not in request.session:
             request.session[SESSION_KEY] = time_zone_setting(user)
-        if chosen := request.session[SESSION_KEY]:
-            if chosen in known_zones():
-                return PageZone(chosen, "setting")
+        if (chosen := request.session[SESSION_KEY]) and chosen in known_zones():
+            return PageZone(chosen, "setting")
     browser = request.COOKIES.get(ZONE_COOKIE, "")
     if browser in known_zones():
         return PageZone(browser, "browser")

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 
 from django.contrib import messages
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -31,7 +31,7 @@ from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.models import DliProject, Grant
 from dli_admin.projects.permissions import is_auditor, may_delete_any, project_for, projects_visible_to
-from dli_admin.projects.selectors import JobFilters, flink_jobs_page
+from dli_admin.projects.selectors import JobFilters, flink_job_definition, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
 
@@ -122,6 +122,44 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
     template = f"{JOBS}#jobs-region" if request.htmx and request.htmx.target == "jobs-region" else JOBS
     response = render(request, template, context)
     patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+def _definition_or_404(request: AuthenticatedHttpRequest, project_id: str, job_id: str):
+    """Any role in the project may read a job's definition; DLI is asked on every request (no cache)."""
+    project, role = project_for(request.user, project_id)
+    parsed = parse_job_id(job_id)
+    if parsed is None:
+        raise Http404("No such job.")
+    definition = flink_job_definition(client=dli_client_for(project), job_id=parsed)
+    if definition is None:
+        raise Http404("DLI does not know this job in this project: it was deleted or never existed.")
+    return project, role, definition
+
+
+@require_GET
+def job_detail(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -> HttpResponse:
+    """One job as DLI's console shows it: status, owner, queue, times and its definition (read-only)."""
+    try:
+        project, role, definition = _definition_or_404(request, project_id, job_id)
+    except (DliError, DliNotConfigured) as exc:
+        project, role = project_for(request.user, project_id)
+        logger.warning("showing a job of %s failed: %s", project.project_id, exc)
+        context = {"project": project, "role": role, "job_id": job_id, "error": str(exc)}
+        return render(request, "dashboard/job_detail.html", context, status=502)
+    context = {"project": project, "role": role, "definition": definition, "job": definition.job}
+    return render(request, "dashboard/job_detail.html", context)
+
+
+@require_GET
+def job_definition_download(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -> HttpResponse:
+    """The job's definition as DLI's show call returned it, as a JSON file."""
+    try:
+        _project, _role, definition = _definition_or_404(request, project_id, job_id)
+    except (DliError, DliNotConfigured) as exc:
+        return HttpResponse(f"DLI did not answer: {exc}", status=502, content_type="text/plain")
+    response = JsonResponse(dict(definition.detail), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="dli-job-{definition.job.job_id}.json"'
     return response
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from dli_admin.dli.auth import AkSkAuth, IamPasswordAuth, TokenAuth
 from dli_admin.dli.client import PAGE_LIMIT, DliClient
 from dli_admin.dli.errors import DliError, ErrorCategory
-from dli_admin.dli.types import ChunkOutcome, ChunkResult, DeleteReply, DliCall, Job, JobPage, ReplyShape
+from dli_admin.dli.types import (
+    ChunkOutcome,
+    ChunkResult,
+    DeleteReply,
+    DliCall,
+    Job,
+    JobDefinition,
+    JobPage,
+    ReplyShape,
+)
 
 __all__ = [
     "PAGE_LIMIT",
@@ -19,6 +28,7 @@ __all__ = [
     "ErrorCategory",
     "IamPasswordAuth",
     "Job",
+    "JobDefinition",
     "JobPage",
     "ReplyShape",
     "TokenAuth",

@@ -56,6 +56,21 @@ if (window.htmx) {
     closePanel(document.querySelector(link.dataset.dismiss));
   });
 
+  // "Copy the SQL" on a job's page: the text of the element data-copy names, and a word in its status.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    const status = document.getElementById(button.getAttribute("aria-describedby"));
+    if (!source) return;
+    const say = (text) => { if (status) status.textContent = text; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(() => say("Copied."), () => say("Could not copy: select the text and copy it."));
+    } else {
+      say("Could not copy here: select the text and copy it.");
+    }
+  });
+
   // Closing the confirmation (Cancel or Esc) gives the focus back to the button that opened it.
   function closePanel(panel) {
     if (!panel) return;
