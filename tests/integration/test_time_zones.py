@@ -1,4 +1,4 @@
-"""Each user's time zone: their setting, else their browser's cookie, else TIME_ZONE; one format everywhere."""
+"""Each user's time zone: their setting, else their browser's cookie, else TIME_ZONE; one format."""
 
 from __future__ import annotations
 
