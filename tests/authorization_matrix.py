@@ -103,14 +103,26 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
+    # Without htmx, "Check again" answers with a redirect to the batch's page (POST, redirect, GET).
     "dli-job-check": (
         "POST",
         True,
         {
             "own": cells(
-                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+                anonymous=LOGIN, outsider=404, viewer=403, operator=302, owner=302, auditor=404, superuser=302
             ),
-            "other": NOBODY_BUT_SUPERUSER,
+            "other": NOBODY_BUT_SUPERUSER_302,
+        },
+    ),
+    # "Check all unknown" on a batch's page, likewise answered with a redirect back to it.
+    "dli-batch-check": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=302, owner=302, auditor=404, superuser=302
+            ),
+            "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
     "dli-audit-list": ("GET", False, {"-": AUDIT_READERS}),

@@ -23,6 +23,11 @@ urlpatterns = [
         name="dli-batch-progress",
     ),
     path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/check/",
+        views.batch_check,
+        name="dli-batch-check",
+    ),
+    path(
         "projects/<str:project_id>/batches/<uuid:batch_id>/cancel/",
         views.batch_cancel,
         name="dli-batch-cancel",

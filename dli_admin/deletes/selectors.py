@@ -113,3 +113,14 @@ def batches_live(*, project: DliProject | None = None) -> list[DeleteBatch]:
     if project is not None:
         batches = batches.filter(project=project)
     return list(batches.order_by("-created_at")[:20])
+
+
+def batch_holding(*, project: DliProject, job_id: int) -> DeleteBatch | None:
+    """The newest batch of this project that holds this job (where a no-JS "Check again" goes back to)."""
+    row = (
+        DeleteBatchJob.objects.filter(project_id_text=project.project_id, job_id=job_id)
+        .select_related("batch")
+        .order_by("-batch__created_at")
+        .first()
+    )
+    return row.batch if row else None

@@ -32,7 +32,7 @@ from dli_admin.projects.permissions import can_delete, may_delete_any, project_r
 from dli_admin.projects.selectors import JobFilters, TooManyJobs, flink_jobs_matching, flink_jobs_read
 from dli_admin.projects.statuses import ACTIVE_STATUSES
 
-from .models import BatchState, DeleteBatch
+from .models import BatchState, DeleteBatch, DeleteBatchJob
 from .settling import flink_jobs_reconcile
 
 CONFIRMATION_SALT = "dli-admin.flink-jobs-delete"
@@ -362,3 +362,21 @@ def flink_job_check(*, requester: Requester, project: DliProject, job_id: str) -
     _require_delete_role(requester, project, [job_id], action="check jobs in this project")
     (job,) = parse_job_ids([job_id])
     return flink_jobs_reconcile(project_id=project.project_id, job_ids=[job], actor=requester.user)
+
+
+def flink_jobs_batch_check(*, requester: Requester, batch: DeleteBatch) -> list[AuditJobResult]:
+    """ "Check all unknown" on a batch's page: read every job of it whose fate is unknown back from DLI."""
+    project = batch.project
+    if project is None:
+        raise SelectionError("This batch's project was removed from dli-admin: its jobs cannot be read.")
+    unknown = list(
+        DeleteBatchJob.objects.filter(batch=batch, outcome=AuditOutcome.UNKNOWN).values_list(
+            "job_id", flat=True
+        )
+    )
+    _require_delete_role(
+        requester, project, [str(job_id) for job_id in unknown], action="check jobs in this project"
+    )
+    if not unknown:
+        return []
+    return flink_jobs_reconcile(project_id=project.project_id, job_ids=unknown, actor=requester.user)

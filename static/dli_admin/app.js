@@ -100,6 +100,14 @@ if (window.htmx) {
     updateCount();
   }
 
+  // A batch ended on the jobs page: its rows already show each outcome; the count line is read again from DLI.
+  // (The confirm pushed the batch's URL, so the list's own URL comes from the count line itself.)
+  document.addEventListener("dli-batch-ended", function () {
+    const count = document.getElementById("jobs-count");
+    if (!window.htmx || !count || !count.dataset.src) return;
+    htmx.ajax("GET", count.dataset.src, { target: "#jobs-count", select: "#jobs-count", swap: "outerHTML" });
+  });
+
   rememberTimeZone();
   document.addEventListener("DOMContentLoaded", () => refresh());
   document.addEventListener("htmx:afterSettle", (event) => {

@@ -101,7 +101,7 @@ def request_for(world, name: str, scope: str, role: str):
         url = reverse(name, args=[pid, job])
     elif name == "dli-job-check":
         url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
-    elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel"):
+    elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel", "dli-batch-check"):
         url = reverse(name, args=[pid, world["delete_batches"][scope].pk])
     elif name in ("dli-audit-batch", "dli-audit-batch-rows"):
         url = reverse(name, args=[world["batches"][scope]])
