@@ -49,6 +49,8 @@ def test_every_page_and_htmx_state_has_no_axe_violation(
     def check(state: str) -> None:
         settle(page)
         found[state] = violations(page)
+        if page.evaluate("document.documentElement.scrollWidth") > width:
+            found[state].append(f"the page scrolls sideways at {width} px")
 
     page.goto(f"{live_server.url}/accounts/login/")
     check("login")
