@@ -45,7 +45,8 @@ def time_zone_set(*, request: HttpRequest, time_zone: str) -> None:
     """Save the user's choice ("" for automatic) and use it from this request on."""
     if time_zone and time_zone not in known_zones():
         raise ValueError(f"unknown time zone {time_zone!r}")
-    UserPreference.objects.update_or_create(user=request.user, defaults={"time_zone": time_zone})
+    user: Any = request.user  # signed in: the view is behind LoginRequiredMiddleware
+    UserPreference.objects.update_or_create(user=user, defaults={"time_zone": time_zone})
     request.session[SESSION_KEY] = time_zone
 
 
