@@ -74,6 +74,7 @@ def test_the_audit_list_and_the_admin_show_the_same_format_in_the_users_zone(aud
     assert re.search(pattern, audit), "the audit list"
     assert re.search(pattern, admin), "the admin"
     assert "Dates are in Asia/Tokyo" in audit
+    assert '<p class="help" id="tz-label">times in Asia/Tokyo</p>' in admin
 
 
 def test_the_password_page_is_in_the_apps_style_and_linked_from_the_user_menu(operator):
