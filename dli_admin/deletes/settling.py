@@ -155,7 +155,9 @@ def _batch_rows_follow(batch_id: uuid.UUID, results: Iterable[AuditJobResult]) -
     """
     now = timezone.now()
     for result in results:
-        DeleteBatchJob.objects.filter(batch_id=batch_id, job_id=result.job_id, state=JobState.SETTLED).update(
+        # Only a new outcome: a page polling the batch swaps in rows whose settled_at moved.
+        rows = DeleteBatchJob.objects.filter(batch_id=batch_id, job_id=result.job_id, state=JobState.SETTLED)
+        rows.exclude(outcome=result.outcome).update(
             outcome=result.outcome, message=result.message[:2000], settled_at=now
         )
 
