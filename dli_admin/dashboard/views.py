@@ -253,8 +253,9 @@ def _render_progress(
     }
     response = render(request, "dashboard/batch.html#progress", context)
     patch_vary_headers(response, ["HX-Request"])
-    if not progress.running:
-        response["HX-Trigger"] = "dli-batch-ended"  # the jobs page then re-reads its counts from DLI
+    if not progress.running and (request.method == "POST" or request.headers.get("X-Dli-Admin-Poll")):
+        # Just ended (seen by a poll, or at once by the confirm): the page re-reads its counts and rows.
+        response["HX-Trigger"] = "dli-batch-ended"
     return response
 
 

@@ -100,12 +100,14 @@ if (window.htmx) {
     updateCount();
   }
 
-  // A batch ended on the jobs page: its rows already show each outcome; the count line is read again from DLI.
-  // (The confirm pushed the batch's URL, so the list's own URL comes from the count line itself.)
+  // A batch just ended: what its page shows from before is read again (the jobs page's count line from DLI, the
+  // batch page's rows). Each such element names its own URL: the confirm pushed the batch's URL meanwhile.
   document.addEventListener("dli-batch-ended", function () {
-    const count = document.getElementById("jobs-count");
-    if (!window.htmx || !count || !count.dataset.src) return;
-    htmx.ajax("GET", count.dataset.src, { target: "#jobs-count", select: "#jobs-count", swap: "outerHTML" });
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-refresh-src][id]").forEach((el) => {
+      const id = `#${el.id}`;
+      htmx.ajax("GET", el.dataset.refreshSrc, { target: id, select: id, swap: "outerHTML" });
+    });
   });
 
   rememberTimeZone();

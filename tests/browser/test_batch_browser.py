@@ -121,3 +121,22 @@ def test_an_operator_deletes_and_checks_with_the_keyboard_only(
     page.keyboard.press("Enter")
     expect(page.locator(".messages")).to_contain_text("Checked 2 unknown jobs")
     expect(page.locator("#batch-progress .summary")).to_have_text("3 failed")
+
+
+def test_the_jobs_page_counts_again_after_a_delete(
+    page: Page, live_server, simulator, project_a, operator, worker
+):
+    pid = project_a.project_id
+    for n in range(3):
+        simulator.add_job(pid, name=f"cnt-{n}", status="job_finish")
+    log_in(page, live_server, operator.username)
+    page.goto(f"{live_server.url}/projects/{pid}/jobs/?name=cnt-")
+    expect(page.locator("#jobs-count")).to_contain_text("Jobs 1–3 of 3")
+    boxes = page.locator('#selection input[name="job_ids"]')
+    boxes.nth(0).check()
+    boxes.nth(1).check()
+    page.click("#delete-selected")
+    page.click("#confirm-delete")
+    expect(page.locator("#action-panel .summary")).to_have_text("2 deleted", timeout=30_000)
+    expect(page.locator("#jobs-count")).to_contain_text("Jobs 1–1 of 1")  # read again from DLI
+    expect(page.locator("tr.outcome-deleted")).to_have_count(2)  # the rows still say what happened
