@@ -9,3 +9,8 @@ from django.http import HttpRequest
 def version(request: HttpRequest) -> dict[str, str]:
     """The footer's "dli-admin 0.2.0"."""
     return {"dli_admin_version": settings.DLI_ADMIN_VERSION}
+
+
+def time_zone(request: HttpRequest) -> dict[str, object]:
+    """The footer's "times in Europe/Berlin (your setting)": which zone, and where it came from."""
+    return {"page_zone": getattr(request, "page_zone", None)}

@@ -99,6 +99,7 @@ MIDDLEWARE = [
     # Django's LoginRequiredMiddleware, answering htmx requests with HX-Redirect instead of a login form.
     "dli_admin.accounts.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "dli_admin.accounts.middleware.TimeZoneMiddleware",  # each user's zone, for every page and the admin
     "dli_admin.accounts.middleware.SessionIdleTimeoutMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
@@ -121,6 +122,7 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "dli_admin.dashboard.context_processors.navigation",
                 "dli_admin.context_processors.version",
+                "dli_admin.context_processors.time_zone",
             ],
         },
     },
@@ -294,6 +296,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = env.str("DJANGO_TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
+# One time format everywhere (pages, no-JS pages, the admin): accounts/formats/en/formats.py.
+FORMAT_MODULE_PATH = ["dli_admin.accounts.formats"]
 
 # --- DLI -----------------------------------------------------------------------------------------
 # Empty DLI_ENDPOINT: the embedded simulator starts on loopback and the dashboard talks to it.

@@ -94,6 +94,10 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
+    # A job's page and its definition as JSON: read-only, for every role in the project.
+    "dli-job-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-job-definition": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
+    "dli-account": ("GET", False, {"-": SIGNED_IN_200}),
     "dli-batch-detail": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
     "dli-batch-progress": ("GET", False, {"own": PROJECT_READERS, "other": NOBODY_BUT_SUPERUSER}),
     # The batch of each scope was confirmed by the superuser: an operator is neither its requester nor
@@ -132,14 +136,26 @@ MATRIX: dict[str, tuple[str, bool, dict[str, dict[str, object]]]] = {
             "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
+    # Without htmx, "Check again" answers with a redirect to the batch's page (POST, redirect, GET).
     "dli-job-check": (
         "POST",
         True,
         {
             "own": cells(
-                anonymous=LOGIN, outsider=404, viewer=403, operator=200, owner=200, auditor=404, superuser=200
+                anonymous=LOGIN, outsider=404, viewer=403, operator=302, owner=302, auditor=404, superuser=302
             ),
-            "other": NOBODY_BUT_SUPERUSER,
+            "other": NOBODY_BUT_SUPERUSER_302,
+        },
+    ),
+    # "Check all unknown" on a batch's page, likewise answered with a redirect back to it.
+    "dli-batch-check": (
+        "POST",
+        True,
+        {
+            "own": cells(
+                anonymous=LOGIN, outsider=404, viewer=403, operator=302, owner=302, auditor=404, superuser=302
+            ),
+            "other": NOBODY_BUT_SUPERUSER_302,
         },
     ),
     # Cleanup policies: readers of the project see them (and may preview: it only reads DLI); owners

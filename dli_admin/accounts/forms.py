@@ -4,11 +4,13 @@ import logging
 import math
 from typing import Any
 
+from django import forms
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.views.decorators.debug import sensitive_variables
 
 from .services import login_throttle_attempt, login_throttle_reset
+from .timezones import known_zones
 
 logger = logging.getLogger(__name__)
 
@@ -49,3 +51,17 @@ class ThrottledPasswordChangeForm(PasswordChangeForm):
         old_password = super().clean_old_password()
         login_throttle_reset(username=username, client_ip=self.client_ip)
         return old_password
+
+
+def _zone_choices() -> list[tuple[str, str]]:
+    automatic = ("", "Automatic: your browser's zone, else the server's")
+    return [automatic, *((zone, zone) for zone in sorted(known_zones()))]
+
+
+class TimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        required=False,
+        choices=_zone_choices,
+        label="Time zone",
+        help_text="Every page shows its times in this zone. The audit CSV export stays in UTC.",
+    )

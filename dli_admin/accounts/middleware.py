@@ -19,6 +19,7 @@ from django.utils.cache import add_never_cache_headers
 
 from .http import RequestIdHttpRequest
 from .logs import request_id_var, user_var
+from .timezones import page_zone
 
 if TYPE_CHECKING:
     from django_htmx.middleware import HtmxDetails
@@ -122,3 +123,15 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         unauthorized = HttpResponse(status=401)
         unauthorized["HX-Redirect"] = login_url
         return unauthorized
+
+
+class TimeZoneMiddleware:
+    """Activates the user's time zone (accounts.timezones) for the request; after AuthenticationMiddleware."""
+
+    def __init__(self, get_response: Middleware) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        request.page_zone = zone = page_zone(request)  # type: ignore[attr-defined]
+        with timezone.override(zone.zone):
+            return self.get_response(request)

@@ -48,3 +48,14 @@ class SsoIdentity(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} from {self.issuer}"
+
+
+class UserPreference(models.Model):
+    """What one user chose for how pages look to them: for now their time zone."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    # An IANA name ("Europe/Berlin"); blank: the browser's zone when it tells it, else TIME_ZONE.
+    time_zone = models.CharField(max_length=64, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.time_zone or 'automatic'}"

@@ -8,4 +8,5 @@ from . import views
 urlpatterns = [
     path("login/", views.LoginView.as_view(), name="login"),
     path("password_change/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("settings/", views.account_settings, name="dli-account"),
 ]

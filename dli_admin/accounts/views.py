@@ -4,6 +4,7 @@ import logging
 import math
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.contrib.auth.forms import AuthenticationForm, PasswordChangeForm
@@ -11,15 +12,16 @@ from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyF
 from django.db import DatabaseError, connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_http_methods
 
-from .forms import ThrottledPasswordChangeForm
+from .forms import ThrottledPasswordChangeForm, TimeZoneForm
 from .ip import client_ip
 from .services import login_throttle_locked_for
+from .timezones import time_zone_set, time_zone_setting
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +78,23 @@ class PasswordChangeView(auth_views.PasswordChangeView):
             response.status_code = 429
             response["Retry-After"] = str(form.locked_for)
         return response
+
+
+@require_http_methods(["GET", "POST"])
+def account_settings(request: HttpRequest) -> HttpResponse:
+    """The user's own settings: their time zone, and the way to change their password."""
+    if request.method == "POST":
+        form = TimeZoneForm(request.POST)
+        if form.is_valid():
+            zone = form.cleaned_data["time_zone"]
+            time_zone_set(request=request, time_zone=zone)
+            messages.success(request, f"Times are now shown in {zone or 'your browser’s time zone'}.")
+            return redirect("dli-account")  # POST, redirect, GET
+        status = 400
+    else:
+        form = TimeZoneForm(initial={"time_zone": time_zone_setting(request.user)})
+        status = 200
+    return render(request, "registration/account.html", {"form": form}, status=status)
 
 
 @login_not_required

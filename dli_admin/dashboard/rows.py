@@ -59,11 +59,12 @@ class JobRow:
 
 
 def _local(when: datetime | None) -> tuple[str, str]:
-    """As the template's date filters show it: ISO 8601 ('c') and 'Y-m-d H:i', in the current time zone."""
+    """As the template's date filters show it: ISO 8601 ('c') and DATETIME_FORMAT ("Y-m-d H:i:s T",
+    accounts/formats/en) in the current time zone, by strftime: the date filter costs far more per cell."""
     if when is None:
         return "", ""
     local = timezone.localtime(when)
-    return local.isoformat(), local.strftime("%Y-%m-%d %H:%M")
+    return local.isoformat(), local.strftime("%Y-%m-%d %H:%M:%S %Z")
 
 
 def job_rows(jobs: tuple[Job, ...] | list[Job], now: datetime | None = None) -> list[JobRow]:

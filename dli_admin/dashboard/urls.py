@@ -10,11 +10,22 @@ urlpatterns = [
     ),
     path("projects/<str:project_id>/jobs/delete/", views.job_delete, name="dli-job-delete"),
     path("projects/<str:project_id>/jobs/<str:job_id>/check/", views.job_check, name="dli-job-check"),
+    path("projects/<str:project_id>/jobs/<str:job_id>/", views.job_detail, name="dli-job-detail"),
+    path(
+        "projects/<str:project_id>/jobs/<str:job_id>/definition.json",
+        views.job_definition_download,
+        name="dli-job-definition",
+    ),
     path("projects/<str:project_id>/batches/<uuid:batch_id>/", views.batch_detail, name="dli-batch-detail"),
     path(
         "projects/<str:project_id>/batches/<uuid:batch_id>/progress/",
         views.batch_progress_view,
         name="dli-batch-progress",
+    ),
+    path(
+        "projects/<str:project_id>/batches/<uuid:batch_id>/check/",
+        views.batch_check,
+        name="dli-batch-check",
     ),
     path(
         "projects/<str:project_id>/batches/<uuid:batch_id>/cancel/",

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 from datetime import datetime
 
 from django.contrib import messages
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import pluralize
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
@@ -22,6 +24,7 @@ from dli_admin.deletes import services
 from dli_admin.deletes.models import DeleteBatch
 from dli_admin.deletes.selectors import (
     batch_for,
+    batch_holding,
     batch_progress,
     batch_rows,
     batch_rows_settled,
@@ -33,7 +36,7 @@ from dli_admin.projects.connections import DliNotConfigured, dli_client_for
 from dli_admin.projects.jobs import parse_job_id
 from dli_admin.projects.models import DliProject, Grant
 from dli_admin.projects.permissions import is_auditor, may_delete_any, project_for, projects_visible_to
-from dli_admin.projects.selectors import JobFilters, flink_jobs_page
+from dli_admin.projects.selectors import JobFilters, flink_job_definition, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
 from .rows import job_rows
@@ -129,6 +132,44 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
     return response
 
 
+def _definition_or_404(request: AuthenticatedHttpRequest, project_id: str, job_id: str):
+    """Any role in the project may read a job's definition; DLI is asked on every request (no cache)."""
+    project, role = project_for(request.user, project_id)
+    parsed = parse_job_id(job_id)
+    if parsed is None:
+        raise Http404("No such job.")
+    definition = flink_job_definition(client=dli_client_for(project), job_id=parsed)
+    if definition is None:
+        raise Http404("DLI does not know this job in this project: it was deleted or never existed.")
+    return project, role, definition
+
+
+@require_GET
+def job_detail(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -> HttpResponse:
+    """One job as DLI's console shows it: status, owner, queue, times and its definition (read-only)."""
+    try:
+        project, role, definition = _definition_or_404(request, project_id, job_id)
+    except (DliError, DliNotConfigured) as exc:
+        project, role = project_for(request.user, project_id)
+        logger.warning("showing a job of %s failed: %s", project.project_id, exc)
+        context = {"project": project, "role": role, "job_id": job_id, "error": str(exc)}
+        return render(request, "dashboard/job_detail.html", context, status=502)
+    context = {"project": project, "role": role, "definition": definition, "job": definition.job}
+    return render(request, "dashboard/job_detail.html", context)
+
+
+@require_GET
+def job_definition_download(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -> HttpResponse:
+    """The job's definition as DLI's show call returned it, as a JSON file."""
+    try:
+        _project, _role, definition = _definition_or_404(request, project_id, job_id)
+    except (DliError, DliNotConfigured) as exc:
+        return HttpResponse(f"DLI did not answer: {exc}", status=502, content_type="text/plain")
+    response = JsonResponse(dict(definition.detail), json_dumps_params={"indent": 2, "ensure_ascii": False})
+    response["Content-Disposition"] = f'attachment; filename="dli-job-{definition.job.job_id}.json"'
+    return response
+
+
 def _query_without_page(request: AuthenticatedHttpRequest) -> str:
     query = request.GET.copy()
     query.pop("page", None)
@@ -217,21 +258,24 @@ def _render_progress(
     }
     response = render(request, "dashboard/batch.html#progress", context)
     patch_vary_headers(response, ["HX-Request"])
+    if not progress.running and (request.method == "POST" or request.headers.get("X-Dli-Admin-Poll")):
+        # Just ended (seen by a poll, or at once by the confirm): the page re-reads its counts and rows.
+        response["HX-Trigger"] = "dli-batch-ended"
     return response
 
 
 def _batch_or_404(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID):
-    project, _role = project_for(request.user, project_id)
+    project, role = project_for(request.user, project_id)
     batch = batch_for(project=project, batch_id=batch_id)
     if batch is None:
         raise Http404("No such delete batch in this project.")
-    return project, batch
+    return project, role, batch
 
 
 @require_GET
 def batch_detail(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID) -> HttpResponse:
     """A batch at its stable URL: live progress while it runs, every job's outcome once it ended."""
-    project, batch = _batch_or_404(request, project_id, batch_id)
+    project, role, batch = _batch_or_404(request, project_id, batch_id)
     form = BatchPageForm(request.GET)
     page = form.cleaned_data["page"] if form.is_valid() and form.cleaned_data["page"] else 1
     rows, pages = batch_rows(batch, page=page)
@@ -255,6 +299,7 @@ def batch_detail(request: AuthenticatedHttpRequest, project_id: str, batch_id: u
         "rows": ",".join(str(row.job_id) for row in rows if row.state != "settled"),
         "since": timezone.now().isoformat(),
         "may_cancel": services.may_cancel(request.user, batch),
+        "may_check": may_delete_any(role) and bool(progress.counts.get("unknown")) and not progress.running,
     }
     return render(request, "dashboard/batch.html", context)
 
@@ -264,7 +309,7 @@ def batch_progress_view(
     request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID
 ) -> HttpResponse:
     """What the progress panel polls (about once a second) while the batch runs."""
-    project, batch = _batch_or_404(request, project_id, batch_id)
+    project, _role, batch = _batch_or_404(request, project_id, batch_id)
     form = BatchPollForm(request.GET)
     if not form.is_valid():
         # Swapped in place of the panel (htmx swaps errors too), so it stops the polling and says why.
@@ -312,11 +357,40 @@ def job_check(request: AuthenticatedHttpRequest, project_id: str, job_id: str) -
             "still running holds it (try again in a moment)."
         )
         return _check_error(request, project, job_id, error, status=404)
-    return _render(
-        request,
-        "check-row",
-        {"project": project, "item": outcomes[-1], "page_ids": [outcomes[-1].job_id], "checked": True},
+    item = outcomes[-1]
+    if not request.htmx:
+        # POST, redirect, GET: a reload shows the result again instead of checking (and recording) twice.
+        note = f"Checked with DLI: {item.name} ({item.job_id}): {item.outcome}. {item.message}."
+        messages.info(request, note)
+        batch = batch_holding(project=project, job_id=item.job_id)
+        if batch is not None:
+            return redirect(reverse("dli-batch-detail", args=[project.project_id, batch.pk]))
+        return redirect(reverse("dli-job-list", args=[project.project_id]))
+    response = _render(
+        request, "check-row", {"project": project, "item": item, "page_ids": [item.job_id], "checked": True}
     )
+    response["HX-Trigger"] = "dli-job-checked"  # an ended batch's summary re-reads its counts
+    return response
+
+
+@require_POST
+def batch_check(request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID) -> HttpResponse:
+    """ "Check all unknown": read every unknown job of the batch back from DLI, then show the batch again."""
+    project = _project_for_change(request, project_id)
+    batch = batch_for(project=project, batch_id=batch_id)
+    if batch is None:
+        raise Http404("No such delete batch in this project.")
+    try:
+        outcomes = services.flink_jobs_batch_check(requester=_requester(request), batch=batch)
+    except (services.SelectionError, DliError, DliNotConfigured) as exc:
+        messages.error(request, f"Nothing was checked: {exc}")
+    else:
+        counts = Counter(item.outcome for item in outcomes)
+        summary = ", ".join(f"{n} {outcome}" for outcome, n in sorted(counts.items())) or "nothing to check"
+        messages.info(
+            request, f"Checked {len(outcomes)} unknown job{pluralize(len(outcomes))} with DLI: {summary}."
+        )
+    return redirect(reverse("dli-batch-detail", args=[project.project_id, batch.pk]))  # POST, redirect, GET
 
 
 def _check_error(
@@ -336,7 +410,7 @@ def batch_snapshots_json(
     request: AuthenticatedHttpRequest, project_id: str, batch_id: uuid.UUID
 ) -> HttpResponse:
     """The definitions kept of a batch's jobs as one JSON document, or of one job (?job=ID)."""
-    _project, batch = _batch_or_404(request, project_id, batch_id)
+    _project, _role, batch = _batch_or_404(request, project_id, batch_id)
     snapshots = batch_snapshots(batch)
     suffix = ""
     if "job" in request.GET:

@@ -131,3 +131,14 @@ def batch_snapshots(batch: DeleteBatch, *, job_ids: Iterable[int] | None = None)
         ).order_by("id")
     }
     return {job_id: by_digest[digest] for job_id, digest in digests.items() if digest in by_digest}
+
+
+def batch_holding(*, project: DliProject, job_id: int) -> DeleteBatch | None:
+    """The newest batch of this project that holds this job (where a no-JS "Check again" goes back to)."""
+    row = (
+        DeleteBatchJob.objects.filter(project_id_text=project.project_id, job_id=job_id)
+        .select_related("batch")
+        .order_by("-batch__created_at")
+        .first()
+    )
+    return row.batch if row else None

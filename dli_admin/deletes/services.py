@@ -602,3 +602,23 @@ def flink_jobs_restore(
         restore.save(force_insert=True)
         transaction.on_commit(lambda: batch_enqueue(restore.pk))
     return restore
+
+
+def flink_jobs_batch_check(*, requester: Requester, batch: DeleteBatch) -> list[AuditJobResult]:
+    """ "Check all unknown" on a batch's page: read every job of it whose fate is unknown back from DLI."""
+    if batch.kind != BatchKind.DELETE:
+        raise SelectionError("A restore batch's jobs are checked by the restore itself (found by name).")
+    project = batch.project
+    if project is None:
+        raise SelectionError("This batch's project was removed from dli-admin: its jobs cannot be read.")
+    unknown = list(
+        DeleteBatchJob.objects.filter(batch=batch, outcome=AuditOutcome.UNKNOWN).values_list(
+            "job_id", flat=True
+        )
+    )
+    _require_delete_role(
+        requester, project, [str(job_id) for job_id in unknown], action="check jobs in this project"
+    )
+    if not unknown:
+        return []
+    return flink_jobs_reconcile(project_id=project.project_id, job_ids=unknown, actor=requester.user)

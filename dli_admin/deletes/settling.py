@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q
+from django.utils import timezone
 
 from dli_admin.audit.models import AuditOutcome
 from dli_admin.audit.selectors import UnsettledJob, audit_unsettled_jobs
@@ -26,7 +27,7 @@ from dli_admin.projects.models import DliProject
 from dli_admin.projects.selectors import ReadBack, flink_jobs_read
 from dli_admin.projects.statuses import status_label
 
-from .models import LIVE_BATCH_STATES, DeleteBatch, DeleteBatchJob
+from .models import LIVE_BATCH_STATES, DeleteBatch, DeleteBatchJob, JobState
 
 DELETED, FAILED, UNKNOWN = AuditOutcome.DELETED, AuditOutcome.FAILED, AuditOutcome.UNKNOWN
 
@@ -147,6 +148,20 @@ def flink_jobs_held_unsettled(*, project_id: str | None = None) -> list[DeleteBa
     return list(batches.order_by("created_at"))
 
 
+def _batch_rows_follow(batch_id: uuid.UUID, results: Iterable[AuditJobResult]) -> None:
+    """The batch's own rows take the reconciled outcome, so its page and its counts say what the log says.
+
+    A delete from before background batches has no rows: nothing to update. The audit log stays the record.
+    """
+    now = timezone.now()
+    for result in results:
+        # Only a new outcome: a page polling the batch swaps in rows whose settled_at moved.
+        rows = DeleteBatchJob.objects.filter(batch_id=batch_id, job_id=result.job_id, state=JobState.SETTLED)
+        rows.exclude(outcome=result.outcome).update(
+            outcome=result.outcome, message=result.message[:2000], settled_at=now
+        )
+
+
 def flink_jobs_reconcile(
     *,
     project_id: str | None = None,
@@ -190,5 +205,6 @@ def flink_jobs_reconcile(
                 results=results,
                 source="reconcile",
             )
+            _batch_rows_follow(batch_id, results)
             settled += results
     return settled

@@ -12,6 +12,7 @@ from dli_admin.dli.types import (
     DeleteReply,
     DliCall,
     Job,
+    JobDefinition,
     JobPage,
     ReplyShape,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "ErrorCategory",
     "IamPasswordAuth",
     "Job",
+    "JobDefinition",
     "JobPage",
     "ReplyShape",
     "TokenAuth",

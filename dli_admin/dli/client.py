@@ -36,6 +36,7 @@ from dli_admin.dli.parsing import (
     parse_batch_reply,
     parse_create_reply,
     parse_delete_reply,
+    parse_job_definition,
     parse_job_detail,
     parse_job_page,
 )
@@ -56,6 +57,7 @@ from dli_admin.dli.types import (
     DeleteReply,
     DliCall,
     Job,
+    JobDefinition,
     JobPage,
     ReplyShape,
 )
@@ -266,23 +268,30 @@ class DliClient:
 
     def show_job(self, job_id: int) -> Job:
         """One job; a job that is gone raises DliError(category=NOT_FOUND) (DLI.16001 or DLI.0002)."""
+        return self._show(job_id, parse_job_detail, lambda job: job.job_id)
+
+    def show_job_definition(self, job_id: int) -> JobDefinition:
+        """One job with its definition (SQL or jar entry point, config, run mode); gone: as show_job."""
+        return self._show(job_id, parse_job_definition, lambda definition: definition.job.job_id)
+
+    def _show[T](self, job_id: int, parse: Callable[..., T], id_of: Callable[[T], int]) -> T:
         job_id = _check_ids([job_id])[0]
         exchange = self._exchange("show", "GET", f"{self._base_path}/{job_id}", write=False)
         body = self._body_or_raise(exchange)
         try:
-            job = parse_job_detail(body, status=exchange.status)
+            result = parse(body, status=exchange.status)
         except DliError as err:
             raise self._annotated(err, exchange) from None
-        if job.job_id != job_id:
+        if id_of(result) != job_id:
             raise self._annotated(
                 DliError(
                     ErrorCategory.UNPARSEABLE,
-                    f"asked for job {job_id}, DLI answered with job {job.job_id}",
+                    f"asked for job {job_id}, DLI answered with job {id_of(result)}",
                     status=exchange.status,
                 ),
                 exchange,
             )
-        return job
+        return result
 
     # --- writes ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dli_admin.dli.errors import DliError, ErrorCategory, excerpt
-from dli_admin.dli.types import DeleteReply, Job, JobPage, ReplyShape
+from dli_admin.dli.types import DeleteReply, Job, JobDefinition, JobPage, ReplyShape
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -173,6 +173,48 @@ def parse_create_reply(body: bytes, *, status: int | None = 200) -> tuple[int, s
         return _int(job["job_id"], "job_id"), _text(job, "status_name")
     except _Bad as exc:
         raise _unparseable("the create reply", exc, body, status) from None
+
+
+def _tags(value: object) -> tuple[tuple[str, str], ...]:
+    """Tags as {key: value} or [{key, value}] (DLI documents neither for a job: accept both, or none)."""
+    if value is None:
+        return ()
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list) and all(isinstance(t, dict) and "key" in t for t in value):
+        pairs = [(t["key"], t.get("value", "")) for t in value]
+    else:
+        raise _Bad("tags are neither an object nor a list of {key, value}")
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+        raise _Bad("a tag is not text")
+    return tuple(sorted(pairs))
+
+
+def parse_job_definition(body: bytes, *, status: int | None = 200) -> JobDefinition:
+    """The show reply with everything DLI says about the job's definition, not only its summary."""
+    try:
+        detail = _envelope(body).get("job_detail")
+        job = parse_job(detail)
+        if not isinstance(detail, dict):  # parse_job refused it already; this tells the type checker
+            raise _Bad("job_detail is not an object")
+        config = detail.get("job_config")
+        if config is None:
+            config = {}
+        if not isinstance(config, dict):
+            raise _Bad("job_config is not an object")
+        return JobDefinition(
+            job=job,
+            sql_body=_text(detail, "sql_body"),
+            run_mode=_text(detail, "run_mode"),
+            main_class=_text(detail, "main_class"),
+            entrypoint_args=_text(detail, "entrypoint_args"),
+            update_time=_epoch_ms(detail, "update_time"),
+            job_config=config,
+            tags=_tags(detail.get("tags")),
+            detail=detail,
+        )
+    except _Bad as exc:
+        raise _unparseable("the job detail", exc, body, status) from None
 
 
 def parse_reply_element(element: object) -> DeleteReply:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -46,6 +47,37 @@ class CreatedJob:
     status_name: str
     request_id: str | None
     attempts: int  # sends of the request (a create is never sent again once it may have reached DLI)
+
+
+@dataclass(frozen=True, slots=True)
+class JobDefinition:
+    """One job as DLI's show call describes it: the summary, and what the job runs and how."""
+
+    job: Job
+    sql_body: str = ""
+    run_mode: str = ""  # shared_cluster, exclusive_cluster or edge_node
+    main_class: str = ""  # a jar job's entry point
+    entrypoint_args: str = ""
+    update_time: datetime | None = None
+    job_config: Mapping[str, Any] = field(default_factory=dict)  # as DLI sent it (SDK FlinkJobConfig)
+    tags: tuple[tuple[str, str], ...] = ()  # only if DLI sends them (no source documents it)
+    detail: Mapping[str, Any] = field(default_factory=dict)  # the whole job_detail object, for a download
+
+    @property
+    def config_items(self) -> list[tuple[str, str]]:
+        """job_config as sorted (name, text) pairs; values that are not text are shown as JSON."""
+        return [
+            (name, value if isinstance(value, str) else json.dumps(value))
+            for name, value in sorted(self.job_config.items())
+        ]
+
+    @property
+    def cu_number(self) -> object:
+        return self.job_config.get("cu_number")
+
+    @property
+    def parallel_number(self) -> object:
+        return self.job_config.get("parallel_number")
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 
-from dli_admin.dli import PAGE_LIMIT, DliClient, DliError, ErrorCategory, Job, JobPage
+from dli_admin.dli import PAGE_LIMIT, DliClient, DliError, ErrorCategory, Job, JobDefinition, JobPage
 
 PAGE_SIZES = (10, 20, 50, 100)
 
@@ -74,6 +74,16 @@ class TooManyJobs(Exception):
         super().__init__(f"{total} jobs match; at most {ceiling} can be deleted at once.")
         self.total = total
         self.ceiling = ceiling
+
+
+def flink_job_definition(*, client: DliClient, job_id: int) -> JobDefinition | None:
+    """One job and its definition, as DLI's console shows it; None when DLI does not know the job."""
+    try:
+        return client.show_job_definition(job_id)
+    except DliError as error:
+        if error.category == ErrorCategory.NOT_FOUND:
+            return None
+        raise
 
 
 def flink_jobs_matching(*, client: DliClient, filters: JobFilters, ceiling: int) -> list[Job]:

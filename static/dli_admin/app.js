@@ -56,6 +56,21 @@ if (window.htmx) {
     closePanel(document.querySelector(link.dataset.dismiss));
   });
 
+  // "Copy the SQL" on a job's page: the text of the element data-copy names, and a word in its status.
+  document.addEventListener("click", function (event) {
+    const button = event.target.closest && event.target.closest("button[data-copy]");
+    if (!button) return;
+    const source = document.querySelector(button.dataset.copy);
+    const status = document.getElementById(button.getAttribute("aria-describedby"));
+    if (!source) return;
+    const say = (text) => { if (status) status.textContent = text; };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(source.textContent).then(() => say("Copied."), () => say("Could not copy: select the text and copy it."));
+    } else {
+      say("Could not copy here: select the text and copy it.");
+    }
+  });
+
   // Closing the confirmation (Cancel or Esc) gives the focus back to the button that opened it.
   function closePanel(panel) {
     if (!panel) return;
@@ -73,31 +88,30 @@ if (window.htmx) {
     }
   });
 
-  // Show times in the reader's own time zone.
-  function localTimes(root) {
-    root.querySelectorAll("time[datetime]").forEach((el) => {
-      const when = new Date(el.getAttribute("datetime"));
-      if (!isNaN(when)) {
-        el.title = el.getAttribute("datetime");
-        el.textContent = when.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-      }
-    });
-  }
-
-  // The footer says which time zone the page's times are in: the server's without JavaScript, the reader's with it.
-  function timeZoneLabel() {
-    const label = document.getElementById("tz-label");
+  // The server shows times in the user's zone; until they choose one, it uses the browser's, told by this cookie.
+  function rememberTimeZone() {
     const zone = Intl.DateTimeFormat().resolvedOptions().timeZone;
-    if (label && zone) label.textContent = `times in your time zone (${zone})`;
+    if (!zone || !/^[A-Za-z0-9_+\/-]{1,64}$/.test(zone)) return;
+    const secure = location.protocol === "https:" ? "; Secure" : "";
+    document.cookie = `dli_admin_tz=${zone}; path=/; max-age=31536000; SameSite=Lax${secure}`;
   }
 
-  function refresh(root) {
-    timeZoneLabel();
-    localTimes(root || document);
+  function refresh() {
     updateCount();
   }
 
-  document.addEventListener("DOMContentLoaded", () => refresh(document));
+  // A batch just ended: what its page shows from before is read again (the jobs page's count line from DLI, the
+  // batch page's rows). Each such element names its own URL: the confirm pushed the batch's URL meanwhile.
+  document.addEventListener("dli-batch-ended", function () {
+    if (!window.htmx) return;
+    document.querySelectorAll("[data-refresh-src][id]").forEach((el) => {
+      const id = `#${el.id}`;
+      htmx.ajax("GET", el.dataset.refreshSrc, { target: id, select: id, swap: "outerHTML" });
+    });
+  });
+
+  rememberTimeZone();
+  document.addEventListener("DOMContentLoaded", () => refresh());
   document.addEventListener("htmx:afterSettle", (event) => {
     // A confirmed delete went to a worker: the selection went with it, and the progress takes the focus.
     // Its polls swap the panel itself (not #action-panel), so they leave the focus where it is.
@@ -116,6 +130,6 @@ if (window.htmx) {
       wanted.scrollIntoView({ block: "start" });
       wanted.focus({ preventScroll: true });
     }
-    refresh(event.target);
+    refresh();
   });
 })();

@@ -181,10 +181,20 @@ def test_on_a_laptop_no_column_of_the_jobs_table_is_cut_off(
     page.screenshot(path=artifacts_dir / "jobs-1366.png", full_page=True)
 
 
+@pytest.mark.browser_context_args(timezone_id="America/Sao_Paulo")
 def test_the_page_says_which_time_zone_its_times_are_in(
     page: Page, live_server, simulator, project_a, operator
 ):
     add_stopped(simulator, project_a, 1)
     open_jobs(page, live_server, operator, project_a, "?name=zqx-")
-    zone = page.evaluate("Intl.DateTimeFormat().resolvedOptions().timeZone")
-    expect(page.locator("#tz-label")).to_have_text(f"times in your time zone ({zone})")
+    # The browser's zone (its cookie set on the login page) until the operator chooses one.
+    expect(page.locator(".tz-note")).to_contain_text("times in America/Sao_Paulo (your browser's)")
+    expect(page.locator("#jobs-region tbody time").first).to_contain_text(" -03")
+    page.click("a.who")
+    page.select_option("#id_time_zone", "Asia/Tokyo")
+    page.click("text=Save")
+    expect(page.locator(".messages")).to_contain_text("Times are now shown in Asia/Tokyo.")
+    open_jobs_again = page.goto(f"{live_server.url}/projects/{project_a.project_id}/jobs/?name=zqx-")
+    assert open_jobs_again.ok
+    expect(page.locator(".tz-note")).to_contain_text("times in Asia/Tokyo (your setting)")
+    expect(page.locator("#jobs-region tbody time").first).to_contain_text(" JST")

@@ -116,9 +116,11 @@ def request_for(world, name: str, scope: str, role: str):
                 job_ids=[str(job)],
             )
             data = {"token": plan.token}
+    elif name in ("dli-job-detail", "dli-job-definition"):
+        url = reverse(name, args=[pid, job])
     elif name == "dli-job-check":
         url = reverse(name, args=[pid, world["jobs"][f"{scope}-unsettled"]])
-    elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel"):
+    elif name in ("dli-batch-detail", "dli-batch-progress", "dli-batch-cancel", "dli-batch-check"):
         url = reverse(name, args=[pid, world["delete_batches"][scope].pk])
     elif name in ("dli-policy-list", "dli-policy-create", "dli-project-webhook"):
         url = reverse(name, args=[pid])

@@ -23,6 +23,9 @@ def jobs_page_queries(user, project, page_size: int) -> list[str]:
     client = Client()
     client.force_login(user)
     url = reverse("dli-job-list", args=[project.project_id])
+    # The first page after login reads the user's time zone once and keeps it in the session; every
+    # later page is what is counted here.
+    assert client.get(url).status_code == 200
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url, {"page_size": page_size})
     assert response.status_code == 200

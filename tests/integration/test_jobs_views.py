@@ -134,10 +134,14 @@ def test_the_delete_flow_with_htmx_swaps_each_row_for_a_status_row(operator, pro
 
     run_queued_batches()
     rows = ",".join(posted["page_ids"])
-    poll = client.get(progress_url(project_a, batch), {"rows": rows, "since": ""}, headers=HX)
+    poll = client.get(
+        progress_url(project_a, batch), {"rows": rows, "since": ""}, headers={**HX, "X-Dli-Admin-Poll": "1"}
+    )
     html = poll.content.decode()
     assert "2 deleted, 1 failed, 1 skipped" in html
-    assert "<progress" not in html and "hx-trigger" not in html, "an ended batch stops polling"
+    assert "<progress" not in html and "every 1s" not in html, "an ended batch stops polling"
+    assert 'hx-trigger="dli-job-checked from:body"' in html, "it re-reads its summary after a check"
+    assert poll["HX-Trigger"] == "dli-batch-ended", "the jobs page then re-reads its counts"
     for job_id, outcome in [
         (ids[0], "deleted"),
         (ids[1], "deleted"),

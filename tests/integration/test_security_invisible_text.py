@@ -35,7 +35,7 @@ def review(client: Client, project, job_ids, **kwargs):
 def test_the_jobs_page_shows_the_escape_instead_of_the_character(operator, project_a, simulator):
     simulator.add_job(project_a.project_id, name=NAME, status="job_finish")
     html = login(operator).get(reverse("dli-job-list", args=[project_a.project_id])).content.decode()
-    assert f'<td class="name">{SHOWN}</td>' in html
+    assert f">{SHOWN}</a></td>" in html  # the name cell, a link to the job's page
     assert RLO not in html.replace(f'aria-label="Select {NAME}"', "")  # an attribute is not displayed
 
 

@@ -171,7 +171,11 @@ def test_a_database_from_before_keyed_records_upgrades_and_its_chain_still_verif
 def test_delete_batches_from_before_restore_existed_upgrade_as_delete_batches(django_user_model):
     from dli_admin.deletes.models import BatchKind, DeleteBatch, DeleteBatchJob
 
-    before = [("deletes", "0002_batches_replace_claims"), ("audit", "0007_no_truncate_hint")]
+    before = [
+        ("deletes", "0002_batches_replace_claims"),
+        ("audit", "0007_no_truncate_hint"),
+        ("projects", "0001_initial"),
+    ]
     migrate(before)
     old = MigrationExecutor(connection).loader.project_state(before).apps
     OldBatch, OldJob = old.get_model("deletes", "DeleteBatch"), old.get_model("deletes", "DeleteBatchJob")
