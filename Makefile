@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test venv chromium test-idp lint format check-deploy bench clean
+.PHONY: run test venv chromium test-idp lint format check-deploy bench screenshots clean
 
 # The dashboard and a background worker (and, with no DLI_ENDPOINT, the DLI simulator they share).
 run: $(VENV)/.installed
@@ -63,6 +63,10 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/audit_reconcile.py $(BENCH_N) $(BENCH_DB) && \
 	$(PY) benchmarks/audit_page.py $(BENCH_N) $(BENCH_DB) --no-export && \
 	$(PY) benchmarks/jobs_page.py
+
+# The docs' screenshots (docs/screenshots/<page>-390.png and -1920.png), against a throwaway demo setup.
+screenshots: $(VENV)/.installed-dev chromium
+	$(PY) scripts/screenshots
 
 clean:
 	rm -rf $(VENV) var tests/idp/node_modules
