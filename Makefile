@@ -66,7 +66,7 @@ bench: $(VENV)/.installed-dev
 
 # The docs' screenshots (docs/screenshots/<page>-390.png and -1920.png), against a throwaway demo setup.
 screenshots: $(VENV)/.installed-dev chromium
-	$(PY) scripts/screenshots
+	$(PY) docs/screenshots.py
 
 clean:
 	rm -rf $(VENV) var tests/idp/node_modules

@@ -4,7 +4,7 @@
 Starts what `make run` starts (a DLI simulator, the dashboard, a background worker, demo data), in a
 throwaway directory so the developer's database is untouched, then drives Debian's chromium through the
 pages: jobs, review, batch, job-detail, audit, projects. Run it with the project's venv:
-    .venv/bin/python scripts/screenshots
+    .venv/bin/python docs/screenshots.py
 """
 
 from __future__ import annotations
