@@ -69,7 +69,11 @@ def start_servers(stack: ExitStack, work: Path) -> tuple[str, dict[str, str]]:
 
     start("dli_simulator", "--port", str(sim_port))
     wait_for(sim_port)
-    env |= {"DLI_ENDPOINT": f"http://127.0.0.1:{sim_port}", "DLI_AK": DEMO_ACCESS_KEY, "DLI_SK": DEMO_SECRET_KEY}
+    env |= {
+        "DLI_ENDPOINT": f"http://127.0.0.1:{sim_port}",
+        "DLI_AK": DEMO_ACCESS_KEY,
+        "DLI_SK": DEMO_SECRET_KEY,
+    }
     logins = work / "logins.txt"
     for command in (["migrate", "--noinput"], ["demo_setup", "--logins-file", str(logins)]):
         subprocess.run([python, "manage.py", *command], cwd=ROOT, env=env, check=True, stdout=log, stderr=log)  # noqa: S603
