@@ -85,6 +85,11 @@ _LAYOUTS = {
 }
 
 
+def utc_text(when: datetime) -> str:
+    """An aware time as canonical() writes it: UTC with microseconds, "2026-01-02T03:04:05.000006Z"."""
+    return _utc_text(when)
+
+
 def _utc_text(when: datetime) -> str:
     if when.tzinfo is UTC:  # as the database gives it: no conversion needed
         return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -234,6 +239,7 @@ def walk(
     *,
     key: bytes = b"",
     pin: tuple[int, str] | None = None,
+    start: tuple[int, str, str, int] | None = None,
 ) -> tuple[ChainStatus, bool]:
     """Check records (RECORD_FIELDS + hash_version + hash, in seq order) and their intent job lines
     (record_id, position, batch_id, project_id, job_id, name, status, in order); raise ChainBroken at the
@@ -242,10 +248,15 @@ def walk(
 
     A record's created_at is an aware datetime or already its canonical UTC text (_utc_text), its
     batch_id a UUID or its text; a reader that gives the text forms saves their conversion per record
-    (audit_verify's reader does). A job line's batch id is compared as given, in the record's form."""
+    (audit_verify's reader does). A job line's batch id is compared as given, in the record's form.
+
+    `start` continues a walk after a record, (seq, hash, time as UTC text, hash version) as stored:
+    a chain walked in two parts, from its start and from there, is checked as in one walk."""
     seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
     version = PLAIN
     prev_time = ""  # canonical UTC texts have one width: they compare in time order
+    if start is not None:
+        seq, prev_hash, prev_time, version = start
     line = next(lines, None)
     for row in records:
         values, row_version, stored_hash = row[:-2], row[-2], row[-1]

@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import uuid
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, models, transaction
+from asgiref.local import Local
+from django.db import connection, connections, models, transaction
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
 
-from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, walk
+from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, utc_text, walk
 from .checkpoints import Checkpoint, audit_key
 from .models import (
     AuditDatabase,
@@ -133,11 +135,21 @@ def _raw_rows(sql: str, params: list, chunk_size: int) -> Generator[tuple, None,
             yield from rows
 
 
-def _chain_records(last: int, chunk_size: int) -> Generator[list, None, None]:
+def _chain_range(column: str, after: int | None, last: int) -> tuple[str, list[int]]:
+    """A WHERE clause for after < column <= last (no lower bound for None: a record before the first
+    is part of the walk and found there)."""
+    column = connection.ops.quote_name(column)
+    if after is None:
+        return f"{column} <= %s", [last]
+    return f"{column} > %s AND {column} <= %s", [after, last]
+
+
+def _chain_records(after: int | None, last: int, chunk_size: int) -> Generator[list, None, None]:
     names = (*RECORD_FIELDS, "hash_version", "hash")
-    sql = _chain_sql(AuditRecord, names, f"{connection.ops.quote_name('seq')} <= %s", "1")
+    where, params = _chain_range("seq", after, last)
+    sql = _chain_sql(AuditRecord, names, where, "1")
     refused, when = RECORD_FIELDS.index("refused_job_ids"), RECORD_FIELDS.index("created_at")
-    for row in _raw_rows(sql, [last], chunk_size):
+    for row in _raw_rows(sql, params, chunk_size):
         record = list(row)
         ids = record[refused]
         record[refused] = [] if ids == "[]" else json.loads(ids)  # nearly every record has none
@@ -156,30 +168,63 @@ def _stored_time(text: str) -> datetime | str:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
-def _chain_lines(last: int, chunk_size: int) -> Generator[tuple, None, None]:
+def _chain_lines(after: int | None, last: int, chunk_size: int) -> Generator[tuple, None, None]:
     names = ("record", "position", "batch_id", "project_id", "job_id", "name", "status")
-    sql = _chain_sql(AuditIntentJob, names, f"{connection.ops.quote_name('record_id')} <= %s", "1, 2")
-    yield from _raw_rows(sql, [last], chunk_size)
+    where, params = _chain_range("record_id", after, last)
+    yield from _raw_rows(_chain_sql(AuditIntentJob, names, where, "1, 2"), params, chunk_size)
+
+
+# From this many records audit_verify walks the chain in two processes, the older half in a second one
+# (forked): below it, starting one costs more than it saves.
+PARALLEL_FROM = 100_000
 
 
 def audit_chain_verify(
-    *, chunk_size: int = 5000, expected_head: str = "", checkpoint: Checkpoint | None = None
+    *,
+    chunk_size: int = 5000,
+    expected_head: str = "",
+    checkpoint: Checkpoint | None = None,
+    parallel_from: int | None = None,
 ) -> ChainStatus:
     """Walk the chain in seq order and recompute every hash; raise ChainBroken at the first fault.
 
-    Streams tuples (no model instances) from two cursors, records and intent job lines, both in seq
+    Streams rows (no model instances) from two cursors, records and intent job lines, both in seq
     order, and merges them. Records appended while this runs are outside the walk (seq <= the head
     read at the start). `expected_head`, a head hash kept from an earlier run, must still be in the
     chain: that catches a chain rewritten from some record to its end, which hashes alone cannot.
     `checkpoint`, a signed checkpoint of this database, pins its record's hash; a chain that ends before
     that record lost its newest records (or all of them). Keyed records are checked with the audit key.
+
+    A long chain (`parallel_from` records, PARALLEL_FROM by default) is walked in two parts at once:
+    the older half in a forked process, the newer one here from the stored state of the half's last
+    record. Each part runs the whole walk (chain.walk); the first fault of the older part wins, and the
+    older part must end on exactly the state the newer one started from.
     """
+    pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        records, lines = _chain_records(last, chunk_size), _chain_lines(last, chunk_size)
-        with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
-            pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
-            status, found_expected = walk(records, lines, expected_head, key=audit_key(), pin=pin)
+        split = _split(last) if last >= (parallel_from or PARALLEL_FROM) else None
+        if split is None:
+            status, found_expected = _walk_part(None, last, None, pin, expected_head, chunk_size).result()
+        else:
+            middle, start = split
+            older_pin, newer_pin = (pin, None) if pin and pin[0] <= middle else (None, pin)
+            context = multiprocessing.get_context("fork")
+            with context.Pool(1, initializer=_detach_connections) as pool:
+                older_part = (None, middle, None, older_pin, expected_head, chunk_size)
+                older = pool.apply_async(_walk_part, older_part)
+                newer = _walk_part(middle, last, start, newer_pin, expected_head, chunk_size)
+                first = older.get().result()
+            if first[0].head_seq != start[0] or first[0].head_hash != start[1]:
+                raise ChainBroken(start[0] + 1, "the chain changed while it was verified: verify again")
+            second = newer.result()
+            status = ChainStatus(
+                records=second[0].records,
+                job_lines=first[0].job_lines + second[0].job_lines,
+                head_seq=second[0].head_seq,
+                head_hash=second[0].head_hash,
+            )
+            found_expected = first[1] or second[1]
         _snapshots_verify(last, chunk_size=max(1, chunk_size // 10))
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
@@ -188,6 +233,64 @@ def audit_chain_verify(
             last, f"the expected head {expected_head} is not in the chain: records were rewritten or removed"
         )
     return status
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A part's outcome, as it crosses from the forked process (ChainBroken itself does not pickle)."""
+
+    status: tuple[ChainStatus, bool] | None
+    broken: tuple[int, str, str] | None = None  # seq, problem, where
+
+    def result(self) -> tuple[ChainStatus, bool]:
+        if self.broken is not None:
+            seq, problem, where = self.broken
+            raise ChainBroken(seq, problem, where=where)
+        assert self.status is not None
+        return self.status
+
+
+def _walk_part(
+    after: int | None,
+    last: int,
+    start: tuple[int, str, str, int] | None,
+    pin: tuple[int, str] | None,
+    expected_head: str,
+    chunk_size: int,
+) -> _Part:
+    """chain.walk over the records after seq `after` up to `last` and their job lines."""
+    with read_snapshot():
+        records, lines = _chain_records(after, last, chunk_size), _chain_lines(after, last, chunk_size)
+        with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
+            try:
+                return _Part(walk(records, lines, expected_head, key=audit_key(), pin=pin, start=start))
+            except ChainBroken as broken:
+                return _Part(None, (broken.seq, broken.problem, broken.where))
+
+
+def _split(last: int) -> tuple[int, tuple[int, str, str, int]] | None:
+    """Where to cut the chain in two: the last record at or before its middle, as the walk's start."""
+    names = ("seq", "hash", "created_at", "hash_version")
+    sql = _chain_sql(AuditRecord, names, f"{connection.ops.quote_name('seq')} <= %s", "1 DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT 1", [last // 2])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, hash_, when, version = row
+    if len(when) != 27:
+        stored = _stored_time(when)
+        when = stored if isinstance(stored, str) else utc_text(stored)
+    return seq, (seq, hash_, when, version)
+
+
+_inherited: list[object] = []  # the parent's connections, kept from the garbage collector in a fork
+
+
+def _detach_connections() -> None:
+    """In a forked process: open connections of its own, never touching (or closing) the parent's."""
+    _inherited.append(connections._connections)
+    connections._connections = Local(connections.thread_critical)
 
 
 def _snapshots_verify(last: int, *, chunk_size: int) -> None:
