@@ -233,8 +233,8 @@ _SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH, _JOB_ID = (
 
 
 def walk(
-    records: Iterator[tuple],
-    lines: Iterator[tuple],
+    records: Iterator[Sequence],
+    lines: Iterator[Sequence],
     expected_head: str,
     *,
     key: bytes = b"",

@@ -101,7 +101,9 @@ def audit_head_checkpoint() -> Checkpoint | None:
 def _chain_sql(model: type[models.Model], names: Iterable[str], where: str, order: str) -> str:
     qn, columns = connection.ops.quote_name, []
     for name in names:
-        column = qn(model._meta.get_field(name).column)
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field) and field.column
+        column = qn(field.column)
         if name == "created_at":  # canonical UTC text, "2026-01-02T03:04:05.000006Z"
             if connection.vendor == "postgresql":
                 column = f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
@@ -289,8 +291,9 @@ _inherited: list[object] = []  # the parent's connections, kept from the garbage
 
 def _detach_connections() -> None:
     """In a forked process: open connections of its own, never touching (or closing) the parent's."""
-    _inherited.append(connections._connections)
-    connections._connections = Local(connections.thread_critical)
+    # Django keeps its connections in this Local: a fresh one makes new ones on first use.
+    _inherited.append(connections._connections)  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
 
 
 def _snapshots_verify(last: int, *, chunk_size: int) -> None:
