@@ -166,7 +166,9 @@ def audit_export_rows(
     # project and address: their cells are made once per intent.
     def intent_rows() -> Generator[tuple, None, None]:
         query = lines.order_by("record_id", "position").values_list(*line_fields)
-        seq_of_cells, head, tail = None, (), ()
+        seq_of_cells: int | None = None
+        head: tuple[object, ...] = ()
+        tail: tuple[object, ...] = ()
         for seq, position, when, batch_id, actor, project_id, job_id, name, status, ip in query.iterator(
             chunk_size=chunk_size
         ):
