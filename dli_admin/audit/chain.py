@@ -85,6 +85,11 @@ _LAYOUTS = {
 }
 
 
+def utc_text(when: datetime) -> str:
+    """An aware time as canonical() writes it: UTC with microseconds, "2026-01-02T03:04:05.000006Z"."""
+    return _utc_text(when)
+
+
 def _utc_text(when: datetime) -> str:
     if when.tzinfo is UTC:  # as the database gives it: no conversion needed
         return when.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
@@ -116,7 +121,13 @@ def canonical(values: Sequence[object], jobs: Sequence[Sequence[object]], versio
         raise TypeError("batch_id must be a UUID, its text or None")
     if version != SNAPSHOT and content[_DIGEST]:  # versions 1 and 2 leave it out
         raise ValueError(f"a version-{version} audit record has no snapshot digest")
-    signature = (version, *map(type, content))
+    return _fill(content)
+
+
+def _fill(content: list) -> bytes:
+    """canonical()'s bytes for content already in its text forms: the time as canonical UTC text, the
+    batch id hyphenated (or None), the jobs as lists, the version last."""
+    signature = (content[-1], *map(type, content))
     plan = _PLANS.get(signature) or _plan(signature)
     template, texts, numbers, others = plan
     return template.format(
@@ -175,7 +186,7 @@ def record_hash(
         raise ValueError(f"unknown audit hash version {version!r}")
     if not key:
         raise ValueError("a keyed audit record needs the audit key (DLI_ADMIN_AUDIT_KEY)")
-    return hmac.new(key, canonical(values, jobs, version), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical(values, jobs, version), "sha256").hex()  # hmac.new's, in one C call
 
 
 def snapshot_text(definition: object) -> str:
@@ -222,20 +233,30 @@ _SEQ, _CREATED_AT, _BATCH_ID, _PROJECT_ID, _PREV_HASH, _JOB_ID = (
 
 
 def walk(
-    records: Iterator[tuple],
-    lines: Iterator[tuple],
+    records: Iterator[Sequence],
+    lines: Iterator[Sequence],
     expected_head: str,
     *,
     key: bytes = b"",
     pin: tuple[int, str] | None = None,
+    start: tuple[int, str, str, int] | None = None,
 ) -> tuple[ChainStatus, bool]:
     """Check records (RECORD_FIELDS + hash_version + hash, in seq order) and their intent job lines
     (record_id, position, batch_id, project_id, job_id, name, status, in order); raise ChainBroken at the
     first fault. `pin` is a checkpoint's (seq, hash): that record must exist and have that hash.
-    Returns the chain's status and whether `expected_head` was among the hashes."""
+    Returns the chain's status and whether `expected_head` was among the hashes.
+
+    A record's created_at is an aware datetime or already its canonical UTC text (_utc_text), its
+    batch_id a UUID or its text; a reader that gives the text forms saves their conversion per record
+    (audit_verify's reader does). A job line's batch id is compared as given, in the record's form.
+
+    `start` continues a walk after a record, (seq, hash, time as UTC text, hash version) as stored:
+    a chain walked in two parts, from its start and from there, is checked as in one walk."""
     seq, prev_hash, line_count, found_expected = 0, GENESIS, 0, not expected_head
     version = PLAIN
-    prev_time = datetime.min.replace(tzinfo=UTC)
+    prev_time = ""  # canonical UTC texts have one width: they compare in time order
+    if start is not None:
+        seq, prev_hash, prev_time, version = start
     line = next(lines, None)
     for row in records:
         values, row_version, stored_hash = row[:-2], row[-2], row[-1]
@@ -276,7 +297,20 @@ def walk(
         if row_version != PLAIN and not key:
             raise ChainBroken(seq, "it is keyed, and DLI_ADMIN_AUDIT_KEY is not set: it cannot be checked")
         version = row_version
-        if record_hash(values, jobs, version=version, key=key) != stored_hash:
+        content = [*values, jobs, version]
+        when, batch_id = values[_CREATED_AT], values[_BATCH_ID]
+        if type(when) is not str:
+            if not isinstance(when, datetime) or when.tzinfo is None:
+                raise TypeError("created_at must be an aware datetime or its UTC text")
+            content[_CREATED_AT] = when = _utc_text(when)
+        if batch_id is not None and (type(batch_id) is not str or len(batch_id) != 36):
+            content[_BATCH_ID] = str(batch_id if isinstance(batch_id, uuid.UUID) else uuid.UUID(batch_id))
+        encoded = _fill(content)
+        if version == PLAIN:
+            computed = hashlib.sha256(encoded).hexdigest()
+        else:
+            computed = hmac.digest(key, encoded, "sha256").hex()
+        if computed != stored_hash:
             raise ChainBroken(
                 seq,
                 "its content does not match its hash: the record or its jobs changed, "
@@ -284,7 +318,7 @@ def walk(
             )
         if copy_problem:
             raise ChainBroken(seq, copy_problem)
-        if values[_CREATED_AT] < prev_time:
+        if when < prev_time:
             raise ChainBroken(seq, f"its time is before record {seq - 1}'s: it was changed and re-hashed")
         if values[_PREV_HASH] != prev_hash:
             raise ChainBroken(
@@ -295,7 +329,7 @@ def walk(
         if pin is not None and seq == pin[0] and stored_hash != pin[1]:
             raise ChainBroken(seq, "its hash is not the one the checkpoint signed: the chain was rewritten")
         found_expected = found_expected or stored_hash == expected_head
-        prev_hash, prev_time = stored_hash, values[_CREATED_AT]
+        prev_hash, prev_time = stored_hash, when
     if line is not None:
         raise ChainBroken(line[0], f"job line {line[1]} has no record: it was inserted")
     if pin is not None and pin[0] > seq:

@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import uuid
 from collections.abc import Generator, Iterable, Iterator
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
-from django.db import connection, models, transaction
-from django.db.models import Count, Exists, ExpressionWrapper, F, OuterRef, Q, QuerySet
-from django.db.models.expressions import Combinable
-from django.db.models.functions import Cast
+from asgiref.local import Local
+from django.db import connection, connections, models, transaction
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
 
-from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, walk
+from .chain import RECORD_FIELDS, ChainBroken, ChainStatus, snapshot_digest, utc_text, walk
 from .checkpoints import Checkpoint, audit_key
 from .models import (
     AuditDatabase,
@@ -95,65 +95,138 @@ def audit_head_checkpoint() -> Checkpoint | None:
     return Checkpoint(database=database, seq=seq, hash=hash_, at=at)
 
 
-class _JsonListText(models.TextField):
-    """The refused ids as the database stores them (JSON text): nearly every record has none, and
-    "[]" needs no JSON decoder (decoding every record's field was a quarter of audit_verify's time)."""
+# The chain as audit_verify reads it: plain DB-API rows (no per-field converters), the time and batch id
+# turned into the canonical text by the database (chain.walk takes them as they are), the refused ids
+# decoded here only when there are any. A million records: most of the walk's time was the converters.
+def _chain_sql(model: type[models.Model], names: Iterable[str], where: str, order: str) -> str:
+    qn, columns = connection.ops.quote_name, []
+    for name in names:
+        field = model._meta.get_field(name)
+        assert isinstance(field, models.Field) and field.column
+        column = qn(field.column)
+        if name == "created_at":  # canonical UTC text, "2026-01-02T03:04:05.000006Z"
+            if connection.vendor == "postgresql":
+                column = f"""to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+            else:  # SQLite holds UTC as "2026-01-02 03:04:05.000006" (no fraction when it is zero)
+                column = (
+                    f"CASE length({column}) WHEN 26 THEN replace({column}, ' ', 'T') || 'Z' "
+                    f"WHEN 19 THEN replace({column}, ' ', 'T') || '.000000Z' ELSE {column} END"
+                )
+        elif name == "batch_id":  # hyphenated lower-case hex; SQLite holds 32 hex digits
+            if connection.vendor == "postgresql":
+                column = f"CAST({column} AS text)"
+            else:
+                parts = "||'-'||".join(f"substr({column}, {a}, {b})" for a, b in _UUID_PARTS)
+                column = f"CASE length({column}) WHEN 32 THEN lower({parts}) ELSE {column} END"
+        elif name == "refused_job_ids" and connection.vendor == "postgresql":
+            column = f"CAST({column} AS text)"
+        columns.append(column)
+    # Names from the models, values as parameters: nothing from a user goes into this text.
+    return f"SELECT {', '.join(columns)} FROM {qn(model._meta.db_table)} WHERE {where} ORDER BY {order}"  # noqa: S608
 
-    def from_db_value(self, value, expression, connection):
-        if value is None or value == "[]":
-            return []
-        return json.loads(value)
+
+_UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 
 
-class _UtcText(models.TextField):
-    """SQLite's created_at (UTC text) parsed by datetime.fromisoformat: several times faster than the
-    regular-expression parser the driver runs for a datetime column."""
-
-    def from_db_value(self, value, expression, connection):
-        return None if value is None else datetime.fromisoformat(value).replace(tzinfo=UTC)
-
-
-_REFUSED_IDS = ExpressionWrapper(F("refused_job_ids"), output_field=_JsonListText())
+def _raw_rows(sql: str, params: list, chunk_size: int) -> Generator[tuple, None, None]:
+    """Rows of a query from a server-side cursor on PostgreSQL (a plain one on SQLite), many per fetch;
+    closing the generator closes the cursor."""
+    with connection.chunked_cursor() as cursor:
+        cursor.execute(sql, params)
+        while rows := cursor.fetchmany(chunk_size):
+            yield from rows
 
 
-def _chain_fields() -> list[str | Combinable]:
-    """RECORD_FIELDS as audit_verify reads them: the refused ids as text, SQLite's times as text."""
-    read_as: dict[str, Combinable] = {"refused_job_ids": _REFUSED_IDS}
-    if connection.vendor == "sqlite":  # PostgreSQL's driver gives aware datetimes already
-        read_as["created_at"] = Cast("created_at", output_field=_UtcText())
-    return [read_as.get(name, name) for name in RECORD_FIELDS]
+def _chain_range(column: str, after: int | None, last: int) -> tuple[str, list[int]]:
+    """A WHERE clause for after < column <= last (no lower bound for None: a record before the first
+    is part of the walk and found there)."""
+    column = connection.ops.quote_name(column)
+    if after is None:
+        return f"{column} <= %s", [last]
+    return f"{column} > %s AND {column} <= %s", [after, last]
+
+
+def _chain_records(after: int | None, last: int, chunk_size: int) -> Generator[list, None, None]:
+    names = (*RECORD_FIELDS, "hash_version", "hash")
+    where, params = _chain_range("seq", after, last)
+    sql = _chain_sql(AuditRecord, names, where, "1")
+    refused, when = RECORD_FIELDS.index("refused_job_ids"), RECORD_FIELDS.index("created_at")
+    for row in _raw_rows(sql, params, chunk_size):
+        record = list(row)
+        ids = record[refused]
+        record[refused] = [] if ids == "[]" else json.loads(ids)  # nearly every record has none
+        if len(record[when]) != 27:  # not as Django stores it
+            record[when] = _stored_time(record[when])
+        yield record
+
+
+def _stored_time(text: str) -> datetime | str:
+    """A SQLite time in another form than Django's, as the driver would read it (naive is UTC); text
+    that is no time stays as it is, and fails its hash."""
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _chain_lines(after: int | None, last: int, chunk_size: int) -> Generator[tuple, None, None]:
+    names = ("record", "position", "batch_id", "project_id", "job_id", "name", "status")
+    where, params = _chain_range("record_id", after, last)
+    yield from _raw_rows(_chain_sql(AuditIntentJob, names, where, "1, 2"), params, chunk_size)
+
+
+# From this many records audit_verify walks the chain in two processes, the older half in a second one
+# (forked): below it, starting one costs more than it saves.
+PARALLEL_FROM = 100_000
 
 
 def audit_chain_verify(
-    *, chunk_size: int = 5000, expected_head: str = "", checkpoint: Checkpoint | None = None
+    *,
+    chunk_size: int = 5000,
+    expected_head: str = "",
+    checkpoint: Checkpoint | None = None,
+    parallel_from: int | None = None,
 ) -> ChainStatus:
     """Walk the chain in seq order and recompute every hash; raise ChainBroken at the first fault.
 
-    Streams tuples (no model instances) from two cursors, records and intent job lines, both in seq
+    Streams rows (no model instances) from two cursors, records and intent job lines, both in seq
     order, and merges them. Records appended while this runs are outside the walk (seq <= the head
     read at the start). `expected_head`, a head hash kept from an earlier run, must still be in the
     chain: that catches a chain rewritten from some record to its end, which hashes alone cannot.
     `checkpoint`, a signed checkpoint of this database, pins its record's hash; a chain that ends before
     that record lost its newest records (or all of them). Keyed records are checked with the audit key.
+
+    A long chain (`parallel_from` records, PARALLEL_FROM by default) is walked in two parts at once:
+    the older half in a forked process, the newer one here from the stored state of the half's last
+    record. Each part runs the whole walk (chain.walk); the first fault of the older part wins, and the
+    older part must end on exactly the state the newer one started from.
     """
+    pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
     with read_snapshot():
         last = AuditRecord.objects.order_by("-seq").values_list("seq", flat=True).first() or 0
-        fields = _chain_fields()
-        records = _closable(
-            AuditRecord.objects.filter(seq__lte=last)
-            .order_by("seq")
-            .values_list(*fields, "hash_version", "hash")
-            .iterator(chunk_size=chunk_size)
-        )
-        lines = _closable(
-            AuditIntentJob.objects.filter(record_id__lte=last)
-            .order_by("record_id", "position")
-            .values_list("record_id", "position", "batch_id", "project_id", "job_id", "name", "status")
-            .iterator(chunk_size=chunk_size)
-        )
-        with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
-            pin = (checkpoint.seq, checkpoint.hash) if checkpoint else None
-            status, found_expected = walk(records, lines, expected_head, key=audit_key(), pin=pin)
+        split = _split(last) if last >= (parallel_from or PARALLEL_FROM) else None
+        if split is None:
+            status, found_expected = _walk_part(None, last, None, pin, expected_head, chunk_size).result()
+        else:
+            middle, start = split
+            older_pin, newer_pin = (pin, None) if pin and pin[0] <= middle else (None, pin)
+            context = multiprocessing.get_context("fork")
+            with context.Pool(1, initializer=_detach_connections) as pool:
+                older_part = (None, middle, None, older_pin, expected_head, chunk_size)
+                older = pool.apply_async(_walk_part, older_part)
+                newer = _walk_part(middle, last, start, newer_pin, expected_head, chunk_size)
+                first = older.get().result()
+            if first[0].head_seq != start[0] or first[0].head_hash != start[1]:
+                raise ChainBroken(start[0] + 1, "the chain changed while it was verified: verify again")
+            second = newer.result()
+            status = ChainStatus(
+                records=second[0].records,
+                job_lines=first[0].job_lines + second[0].job_lines,
+                head_seq=second[0].head_seq,
+                head_hash=second[0].head_hash,
+            )
+            found_expected = first[1] or second[1]
         _snapshots_verify(last, chunk_size=max(1, chunk_size // 10))
     if status.head_seq != last:
         raise ChainBroken(status.head_seq + 1, "missing: the chain ends early")
@@ -162,6 +235,65 @@ def audit_chain_verify(
             last, f"the expected head {expected_head} is not in the chain: records were rewritten or removed"
         )
     return status
+
+
+@dataclass(frozen=True)
+class _Part:
+    """A part's outcome, as it crosses from the forked process (ChainBroken itself does not pickle)."""
+
+    status: tuple[ChainStatus, bool] | None
+    broken: tuple[int, str, str] | None = None  # seq, problem, where
+
+    def result(self) -> tuple[ChainStatus, bool]:
+        if self.broken is not None:
+            seq, problem, where = self.broken
+            raise ChainBroken(seq, problem, where=where)
+        assert self.status is not None
+        return self.status
+
+
+def _walk_part(
+    after: int | None,
+    last: int,
+    start: tuple[int, str, str, int] | None,
+    pin: tuple[int, str] | None,
+    expected_head: str,
+    chunk_size: int,
+) -> _Part:
+    """chain.walk over the records after seq `after` up to `last` and their job lines."""
+    with read_snapshot():
+        records, lines = _chain_records(after, last, chunk_size), _chain_lines(after, last, chunk_size)
+        with closing(records), closing(lines):  # close the cursors inside the transaction, even on error
+            try:
+                return _Part(walk(records, lines, expected_head, key=audit_key(), pin=pin, start=start))
+            except ChainBroken as broken:
+                return _Part(None, (broken.seq, broken.problem, broken.where))
+
+
+def _split(last: int) -> tuple[int, tuple[int, str, str, int]] | None:
+    """Where to cut the chain in two: the last record at or before its middle, as the walk's start."""
+    names = ("seq", "hash", "created_at", "hash_version")
+    sql = _chain_sql(AuditRecord, names, f"{connection.ops.quote_name('seq')} <= %s", "1 DESC")
+    with connection.cursor() as cursor:
+        cursor.execute(f"{sql} LIMIT 1", [last // 2])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    seq, hash_, when, version = row
+    if len(when) != 27:
+        stored = _stored_time(when)
+        when = stored if isinstance(stored, str) else utc_text(stored)
+    return seq, (seq, hash_, when, version)
+
+
+_inherited: list[object] = []  # the parent's connections, kept from the garbage collector in a fork
+
+
+def _detach_connections() -> None:
+    """In a forked process: open connections of its own, never touching (or closing) the parent's."""
+    # Django keeps its connections in this Local: a fresh one makes new ones on first use.
+    _inherited.append(connections._connections)  # type: ignore[attr-defined]
+    connections._connections = Local(connections.thread_critical)  # type: ignore[attr-defined]
 
 
 def _snapshots_verify(last: int, *, chunk_size: int) -> None:
