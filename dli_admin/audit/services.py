@@ -385,22 +385,47 @@ def audit_refusal_record(
             AuditRefusalRepeat.objects.filter(pk=repeat.pk).update(count=F("count") + 1, last_at=now)
 
 
+def _append_one(
+    *,
+    kind: str,
+    actor,
+    project_id: str,
+    project_name: str = "",
+    client_ip: str = "",
+    user_agent: str = "",
+    reason: str = "",
+    **fields,
+) -> None:
+    """Append one record that has no job lines (a cancel, an access or a policy change), inside the
+    caller's transaction, with who made it and the text fields cut to their columns."""
+    actor_id, username = _actor(actor)
+    record = AuditRecord(
+        kind=kind,
+        actor_id=actor_id,
+        actor_username=username,
+        project_id=_clean(project_id, 64),
+        project_name=_clean(project_name, 100),
+        client_ip=_clean(client_ip, 64),
+        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        reason=_clean(reason, 500),
+        **fields,
+    )
+    _append([(record, [])], durable=False)
+
+
 def audit_cancel_record(
     *, batch_id: uuid.UUID, actor, project_id: str, client_ip: str, user_agent: str
 ) -> None:
     """Record that someone asked a running batch to stop (its unsent jobs then read skipped)."""
-    actor_id, username = _actor(actor)
-    record = AuditRecord(
+    _append_one(
         kind=AuditKind.CANCEL,
         batch_id=batch_id,
-        actor_id=actor_id,
-        actor_username=username,
-        project_id=_clean(project_id, 64),
-        client_ip=_clean(client_ip, 64),
-        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
+        actor=actor,
+        project_id=project_id,
+        client_ip=client_ip,
+        user_agent=user_agent,
         reason="cancel requested: jobs not yet sent will not be sent",
     )
-    _append([(record, [])], durable=False)
 
 
 ACCESS_SOURCES = (AuditSource.COMMAND, AuditSource.ADMIN, AuditSource.SSO)
@@ -426,35 +451,29 @@ def audit_access_record(
     """
     if source not in ACCESS_SOURCES:
         raise ValueError(f"unknown access change source {source!r}")
-    actor_id, username = _actor(actor)
-    record = AuditRecord(
+    _append_one(
         kind=AuditKind.ACCESS,
         source=source,
-        actor_id=actor_id,
-        actor_username=username,
-        project_id=_clean(project_id, 64),
-        project_name=_clean(project_name, 100),
-        client_ip=_clean(client_ip, 64),
-        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
-        reason=_clean(summary, 500),
+        actor=actor,
+        project_id=project_id,
+        project_name=project_name,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        reason=summary,
         message=_clean(json.dumps(change, sort_keys=True, separators=(",", ":"), default=str), 2000),
     )
-    _append([(record, [])], durable=False)
 
 
 def audit_policy_record(
     *, actor, project_id: str, project_name: str, reason: str, client_ip: str = "", user_agent: str = ""
 ) -> None:
     """Record a change of a cleanup policy or of a project's webhook: who, and what changed (no secrets)."""
-    actor_id, username = _actor(actor)
-    record = AuditRecord(
+    _append_one(
         kind=AuditKind.POLICY,
-        actor_id=actor_id,
-        actor_username=username,
-        project_id=_clean(project_id, 64),
-        project_name=_clean(project_name, 100),
-        client_ip=_clean(client_ip, 64),
-        user_agent=_clean(user_agent, USER_AGENT_LENGTH),
-        reason=_clean(reason, 500),
+        actor=actor,
+        project_id=project_id,
+        project_name=project_name,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        reason=reason,
     )
-    _append([(record, [])], durable=False)
