@@ -38,7 +38,7 @@ def log_in(page: Page, live_server, username: str) -> None:
 
 @pytest.mark.parametrize("width", [390, 1366])
 def test_every_page_and_htmx_state_has_no_axe_violation(
-    page: Page, live_server, simulator, project_a, operator, auditor, worker, artifacts_dir, width
+    page: Page, live_server, simulator, project_a, operator, owner, auditor, worker, artifacts_dir, width
 ):
     page.set_viewport_size({"width": width, "height": 900})
     pid = project_a.project_id
@@ -106,6 +106,17 @@ def test_every_page_and_htmx_state_has_no_axe_violation(
     page.goto(f"{live_server.url}{page.locator('.audit-batch-jobs p a').first.get_attribute('href')}")
     check("audit batch")
 
+    page.context.clear_cookies()
+    log_in(page, live_server, owner.username)
+    page.goto(f"{live_server.url}/projects/{pid}/policies/")
+    check("cleanup policies")
+    page.goto(f"{live_server.url}/projects/{pid}/policies/new/")
+    check("new cleanup policy")
+    page.fill("#id_name", "")
+    page.locator("form.policy-form button[type=submit]").first.click()
+    expect(page.locator(".errorlist, [role=alert]").first).to_be_visible()
+    check("new cleanup policy with errors")
+
     (artifacts_dir / f"axe-{width}.json").write_text(json.dumps(found, indent=1))  # per page, for the record
     assert {state: v for state, v in found.items() if v} == {}
-    assert len(found) == 19
+    assert len(found) == 22
