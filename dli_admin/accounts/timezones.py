@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import zoneinfo
 from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from html import escape
 from typing import Any
 
 from django.conf import settings
@@ -61,3 +63,11 @@ def page_zone(request: HttpRequest) -> PageZone:
     if browser in known_zones():
         return PageZone(browser, "browser")
     return PageZone(settings.TIME_ZONE, "server")
+
+
+def time_html(when: datetime, zone: tzinfo) -> str:
+    """A <time> element as the templates' date filters give it: ISO 8601 ('c') in the attribute and
+    DATETIME_FORMAT ("Y-m-d H:i:s T", accounts/formats/en) as text, in `zone` (the page's: the current
+    time zone). For tables built in Python, where the date filter costs far more per cell than strftime."""
+    local = when.astimezone(zone)
+    return f'<time datetime="{local.isoformat()}">{escape(local.strftime("%Y-%m-%d %H:%M:%S %Z"))}</time>'

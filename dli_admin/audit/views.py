@@ -18,6 +18,7 @@ from dli_admin.projects.permissions import audit_project_ids
 
 from .export import audit_export_csv, audit_export_rows
 from .forms import AuditFilterForm
+from .rows import audit_rows_html
 from .selectors import BatchDetail, audit_batch_page, audit_batch_read, snapshots_document
 
 
@@ -48,7 +49,8 @@ def audit_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             after=form.cleaned_data["after"],
         )
     projects = DliProject.objects.all() if scope is None else DliProject.objects.filter(project_id__in=scope)
-    context = {"form": form, "page": page, "projects": projects}
+    rows_html = audit_rows_html(page.rows) if page else ""
+    context = {"form": form, "page": page, "rows_html": rows_html, "projects": projects}
     template = "audit/list.html#results" if _is_fragment_request(request) else "audit/list.html"
     return render(request, template, context)
 

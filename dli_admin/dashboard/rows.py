@@ -7,7 +7,7 @@ visible filter. tests/unit/test_job_rows.py pins the markup against the template
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from datetime import datetime
 from html import escape
 
 from django.urls import reverse
@@ -18,6 +18,7 @@ from django.utils.timesince import timesince
 from django.utils.translation import gettext, ngettext
 
 from dli_admin.accounts.templatetags.visible import visible
+from dli_admin.accounts.timezones import time_html
 from dli_admin.dli.types import Job
 from dli_admin.projects import statuses
 
@@ -62,13 +63,6 @@ _CHECK_LABEL = 'aria-label="Select {name}"'
 _NEVER = '<span class="muted">never</span>'
 
 
-def _time(when: datetime, zone: tzinfo) -> str:
-    """As the date filters showed it: ISO 8601 ('c') in the attribute, DATETIME_FORMAT ("Y-m-d H:i:s T",
-    accounts/formats/en) as text, in the current time zone; strftime costs far less than the filter."""
-    local = when.astimezone(zone)
-    return f'<time datetime="{local.isoformat()}">{escape(local.strftime("%Y-%m-%d %H:%M:%S %Z"))}</time>'
-
-
 def job_rows_html(
     jobs: tuple[Job, ...] | list[Job], *, project_id: str, selectable: bool, now: datetime | None = None
 ) -> SafeString:
@@ -84,9 +78,8 @@ def job_rows_html(
         name = escape(job.name)
         created = ""
         if job.create_time:
-            created = (
-                f'{_time(job.create_time, zone)} <span class="muted">{_ago(job.create_time, now)} ago</span>'
-            )
+            ago = _ago(job.create_time, now)
+            created = f'{time_html(job.create_time, zone)} <span class="muted">{ago} ago</span>'
         parts.append(
             _ROW.format(
                 job_id=job.job_id,
@@ -102,7 +95,7 @@ def job_rows_html(
                 queue=escape(job.queue_name) or "—",
                 owner=escape(job.user_name) or "—",
                 created=created,
-                started=_time(job.start_time, zone) if job.start_time else _NEVER,
+                started=time_html(job.start_time, zone) if job.start_time else _NEVER,
                 duration=duration(job.duration),
             )
         )
