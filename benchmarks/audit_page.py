@@ -21,7 +21,7 @@ from audit_verify import prepare  # noqa: E402
 
 
 def timed(
-    client, url: str, params: dict | None = None, *, repeat: int = 5, **headers
+    client, url: str, params: dict | None = None, *, repeat: int = 9, **headers
 ) -> tuple[float, object]:
     """The median time of `repeat` GETs, after one warm-up, in milliseconds."""
     response = client.get(url, params or {}, headers=headers)

@@ -213,6 +213,22 @@ def test_each_filter_narrows_the_list(client, auditor, log, query, expected):
     assert [names[row] for row in listed(client.get(LIST, query))] == expected
 
 
+def test_a_job_name_matches_as_a_whole_text_not_by_its_longest_part(client, operator, auditor):
+    # On PostgreSQL the index is asked for "145536" alone; the whole text must still match.
+    names = ["flink-job-145536", "Flink-Job-1455367", "145536-flink-job", "flink-job-x145536", "etl-145536"]
+    batches = {str(intent(operator, A, (i + 1, name, "s"))): name for i, name in enumerate(names)}
+    client.force_login(auditor)
+
+    def found(text):
+        return sorted(batches[batch] for batch in listed(client.get(LIST, {"job": text})))
+
+    assert found("flink-job-145536") == ["Flink-Job-1455367", "flink-job-145536"]
+    assert found("JOB-145536") == ["Flink-Job-1455367", "flink-job-145536"]
+    assert found("145536-f") == ["145536-flink-job"]
+    assert found("b-x1") == ["flink-job-x145536"]  # no run of three letters or digits: the text as it is
+    assert found("job-145536-") == []
+
+
 def test_the_date_range_is_in_local_dates_both_inclusive(client, operator, auditor, settings, monkeypatch):
     settings.TIME_ZONE = "Europe/Berlin"
     batches = {}
