@@ -74,7 +74,7 @@ def read_snapshot():
     return transaction.atomic() if connection.vendor == "postgresql" else nullcontext()
 
 
-def _closable[T](rows: Iterator[T]) -> Generator[T, None, None]:
+def closable[T](rows: Iterator[T]) -> Generator[T, None, None]:
     """The rows as a generator, whose close() also closes `rows`: QuerySet.iterator() returns one, so
     closing it closes the server-side cursor, but its stubs only promise an Iterator (no close())."""
     yield from rows
@@ -130,7 +130,7 @@ def _chain_sql(model: type[models.Model], names: Iterable[str], where: str, orde
 _UUID_PARTS = ((1, 8), (9, 4), (13, 4), (17, 4), (21, 12))
 
 
-def _raw_rows(sql: str, params: list, chunk_size: int) -> Generator[tuple, None, None]:
+def raw_rows(sql: str, params: list, chunk_size: int) -> Generator[tuple, None, None]:
     """Rows of a query from a server-side cursor on PostgreSQL (a plain one on SQLite), many per fetch;
     closing the generator closes the cursor."""
     with connection.chunked_cursor() as cursor:
@@ -153,7 +153,7 @@ def _chain_records(after: int | None, last: int, chunk_size: int) -> Generator[l
     where, params = _chain_range("seq", after, last)
     sql = _chain_sql(AuditRecord, names, where, "1")
     refused, when = RECORD_FIELDS.index("refused_job_ids"), RECORD_FIELDS.index("created_at")
-    for row in _raw_rows(sql, params, chunk_size):
+    for row in raw_rows(sql, params, chunk_size):
         record = list(row)
         ids = record[refused]
         record[refused] = [] if ids == "[]" else json.loads(ids)  # nearly every record has none
@@ -175,7 +175,7 @@ def _stored_time(text: str) -> datetime | str:
 def _chain_lines(after: int | None, last: int, chunk_size: int) -> Generator[tuple, None, None]:
     names = ("record", "position", "batch_id", "project_id", "job_id", "name", "status")
     where, params = _chain_range("record_id", after, last)
-    yield from _raw_rows(_chain_sql(AuditIntentJob, names, where, "1, 2"), params, chunk_size)
+    yield from raw_rows(_chain_sql(AuditIntentJob, names, where, "1, 2"), params, chunk_size)
 
 
 # From this many records audit_verify walks the chain in two processes, the older half in a second one
@@ -301,7 +301,7 @@ def _detach_connections() -> None:
 def _snapshots_verify(last: int, *, chunk_size: int) -> None:
     """Each stored snapshot still has the digest it was stored with, and each digest in the chain (whose
     records were just verified) names a stored snapshot of that job (of that batch, for a delete)."""
-    snapshots = _closable(
+    snapshots = closable(
         JobSnapshot.objects.order_by("id").values_list("id", "digest", "definition").iterator(chunk_size)
     )
     with closing(snapshots):
