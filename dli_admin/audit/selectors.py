@@ -348,9 +348,12 @@ PAGE_SIZE = 50
 MAX_ID = 2**63 - 1  # job ids and seqs are 64-bit signed integers in the database
 
 
+_OUTCOMES = tuple(AuditOutcome.values)  # the enum's .values builds a new list on every read
+
+
 def _in_order(counts: dict[str, int]) -> list[tuple[str, int]]:
     """Outcome counts in a fixed order for display, zeros left out."""
-    return [(outcome, counts[outcome]) for outcome in AuditOutcome.values if counts.get(outcome)]
+    return [(outcome, counts[outcome]) for outcome in _OUTCOMES if counts.get(outcome)]
 
 
 @dataclass(frozen=True)
