@@ -62,7 +62,8 @@ bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/audit_search.py $(BENCH_N) $(BENCH_DB) && \
 	$(PY) benchmarks/audit_reconcile.py $(BENCH_N) $(BENCH_DB) && \
 	$(PY) benchmarks/audit_page.py $(BENCH_N) $(BENCH_DB) --no-export && \
-	$(PY) benchmarks/jobs_page.py
+	$(PY) benchmarks/jobs_page.py && \
+	$(PY) benchmarks/dli_reads.py
 
 # The docs' screenshots (docs/screenshots/<page>-390.png and -1920.png), against a throwaway demo setup.
 screenshots: $(VENV)/.installed-dev chromium

@@ -100,3 +100,9 @@ def job_rows_html(
             )
         )
     return mark_safe("".join(parts))  # noqa: S308  every value escaped above; the markup is ours
+
+
+def page_ids_html(jobs: tuple[Job, ...] | list[Job]) -> SafeString:
+    """The page's job ids as hidden inputs (what "select all on this page" posts), one per job."""
+    inputs = (f'<input type="hidden" name="page_ids" value="{int(job.job_id)}">' for job in jobs)
+    return mark_safe("".join(inputs))  # noqa: S308  integers only

@@ -39,7 +39,7 @@ from dli_admin.projects.permissions import is_auditor, may_delete_any, project_f
 from dli_admin.projects.selectors import JobFilters, flink_job_definition, flink_jobs_page
 
 from .forms import BatchPageForm, BatchPollForm, JobFilterForm
-from .rows import job_rows_html
+from .rows import job_rows_html, page_ids_html
 
 logger = logging.getLogger(__name__)
 JOBS = "dashboard/jobs.html"
@@ -125,6 +125,7 @@ def job_list(request: AuthenticatedHttpRequest, project_id: str) -> HttpResponse
         "rows_html": job_rows_html(page.jobs, project_id=project.project_id, selectable=may_delete_any(role))
         if page
         else "",
+        "page_ids_html": page_ids_html(page.jobs) if page else "",
         "error": error,
         "query": _query_without_page(request),
     }
