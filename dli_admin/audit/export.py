@@ -100,8 +100,12 @@ def _rows(query: QuerySet, chunk_size: int) -> Generator[tuple, None, None]:
     try:
         sql, params = query.query.sql_with_params()
     except EmptyResultSet:  # .none(), or filters that can match nothing
-        return
-    yield from raw_rows(sql, list(params), chunk_size)
+        return _no_rows()
+    return raw_rows(sql, list(params), chunk_size)
+
+
+def _no_rows() -> Generator[tuple, None, None]:
+    yield from ()
 
 
 def audit_export_rows(
@@ -180,7 +184,8 @@ def audit_export_rows(
     # The refused ids as their JSON text: nearly every record has none ("[]"), which needs no decoder.
     record_fields += ["attempts", "duration_ms", "client_ip", "source", "reason", _text("refused_job_ids")]
     record_fields += ["snapshot_digest"]
-    intent = AuditKind.INTENT.value
+    # Plain strings: comparing with the enum's members costs more per row.
+    intent, result, access = AuditKind.INTENT.value, AuditKind.RESULT.value, AuditKind.ACCESS.value
 
     # Generators, not just iterators: closing one closes its server-side cursor. Each yields
     # (seq, position, row) with the row's cells ready for the CSV writer; (seq, position) is unique
@@ -209,13 +214,18 @@ def audit_export_rows(
 
     def record_rows() -> Generator[tuple, None, None]:
         query = records.order_by("seq").values_list(*record_fields)
-        batch_text, batch_cell = None, ""  # a batch's results follow each other: its id is made once
+        # A batch's results follow each other: its id, actor and project cells are made once for the run.
+        batch_text, batch_cell = None, ""
+        who: tuple[str, str] | None = None
+        who_cells = ("", "")
         for r in _rows(query, chunk_size):
             seq, when, kind, batch_id, actor, project_id = r[:6]
             if batch_id != batch_text:
                 batch_text, batch_cell = batch_id, _uuid(batch_id)
-            common = (f"{when[:10]}T{when[11:19]}Z", batch_cell, kind, csv_text(actor), csv_text(project_id))
-            if kind == AuditKind.RESULT:
+            if (actor, project_id) != who:
+                who, who_cells = (actor, project_id), (csv_text(actor), csv_text(project_id))
+            common = (f"{when[:10]}T{when[11:19]}Z", batch_cell, kind, *who_cells)
+            if kind == result:
                 job_id, name, outcome, message, code, request_id, attempts, duration, _ip, source = r[6:16]
                 yield (
                     seq,
@@ -224,7 +234,7 @@ def audit_export_rows(
                     + (csv_text(request_id), attempts, duration, "", source, seq, r[18], *NO_ACCESS),
                 )
                 continue
-            if kind == AuditKind.ACCESS:
+            if kind == access:
                 message, ip, source, reason = r[9], r[14], r[15], r[16]
                 change = access_change(message)
                 yield (
