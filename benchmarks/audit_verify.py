@@ -30,6 +30,9 @@ OUTCOMES = ["deleted"] * 17 + ["failed", "skipped", "unknown"]
 def setup_django(database_url: str) -> None:
     sys.path.insert(0, str(ROOT))
     os.environ["DATABASE_URL"] = database_url
+    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
+    # with another key, which audit_verify would rightly call broken.
+    os.environ["DLI_ADMIN_AUDIT_CHECKPOINTS"] = str(ROOT / "var" / "bench-audit-checkpoints.jsonl")
     os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dli_admin.settings")
     import django

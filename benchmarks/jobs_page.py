@@ -51,8 +51,15 @@ def main() -> None:
     DB.parent.mkdir(exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{DB}{suffix}").unlink(missing_ok=True)
+    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
+    # with another key, which audit_verify would rightly call broken.
+    checkpoints = ROOT / "var" / "bench-jobs-page-checkpoints.jsonl"
+    checkpoints.unlink(missing_ok=True)  # its database is new too
     os.environ.update(
-        DATABASE_URL=f"sqlite:///{DB}", DJANGO_DEBUG="1", DJANGO_SETTINGS_MODULE="dli_admin.settings"
+        DLI_ADMIN_AUDIT_CHECKPOINTS=str(checkpoints),
+        DATABASE_URL=f"sqlite:///{DB}",
+        DJANGO_DEBUG="1",
+        DJANGO_SETTINGS_MODULE="dli_admin.settings",
     )
     import django
     from django.conf import settings

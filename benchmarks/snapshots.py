@@ -60,6 +60,9 @@ LEFT JOIN merchants_dim FOR SYSTEM_TIME AS OF PROCTIME() AS m ON w.merchant_id =
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
     sys.path.insert(0, str(ROOT))
+    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
+    # with another key, which audit_verify would rightly call broken.
+    os.environ["DLI_ADMIN_AUDIT_CHECKPOINTS"] = str(ROOT / "var" / "bench-snapshots-checkpoints.jsonl")
     os.environ.setdefault("DJANGO_DEBUG", "1")
     os.environ.setdefault("DLI_ADMIN_AUDIT_KEY", "benchmark-only-audit-key-0123456789abcdef")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "dli_admin.settings")
