@@ -51,6 +51,8 @@ def main() -> None:
         DJANGO_SETTINGS_MODULE="dli_admin.settings",
         DJANGO_LOG_LEVEL="WARNING",
         DJANGO_ALLOWED_HOSTS="testserver",
+        # Its worker refuses to start without one (audit.E001): a throwaway key for a throwaway log.
+        DLI_ADMIN_AUDIT_KEY=os.environ.get("DLI_ADMIN_AUDIT_KEY", "bench-audit-key-0123456789abcdef0123"),
     )
     import django
     from django.conf import settings
