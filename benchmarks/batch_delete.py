@@ -22,10 +22,9 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "bench-batches.sqlite3"
+from throwaway import ROOT, throwaway_django
+
 OWNERS = ["dli-demo-operator", "anna.schmidt", "li.wei", "marta.nowak", "etl-robot", "k.tanaka"]
 TYPES = ["flink_opensource_sql_job", "flink_sql_job", "flink_jar_job"]
 
@@ -36,32 +35,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip the 10,000-job batch")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    DB.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
-    # with another key, which audit_verify would rightly call broken.
-    checkpoints = ROOT / "var" / "bench-batch-delete-checkpoints.jsonl"
-    checkpoints.unlink(missing_ok=True)  # its database is new too
-    os.environ.update(
-        DLI_ADMIN_AUDIT_CHECKPOINTS=str(checkpoints),
-        DATABASE_URL=f"sqlite:///{DB}",
-        DJANGO_DEBUG="1",
-        DJANGO_SETTINGS_MODULE="dli_admin.settings",
-        DJANGO_LOG_LEVEL="WARNING",
-        DJANGO_ALLOWED_HOSTS="testserver",
-        # Its worker refuses to start without one (audit.E001): a throwaway key for a throwaway log.
-        DLI_ADMIN_AUDIT_KEY=os.environ.get("DLI_ADMIN_AUDIT_KEY", "bench-audit-key-0123456789abcdef0123"),
-    )
-    import django
+    throwaway_django("batches", DJANGO_ALLOWED_HOSTS="testserver")
     from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0)
-
     from django.contrib.auth import get_user_model
     from django.test import Client
 

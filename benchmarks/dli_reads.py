@@ -13,15 +13,12 @@ Uses a throwaway SQLite file in var/.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 import uuid
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "bench-dli-reads.sqlite3"
+from throwaway import throwaway_django
+
 BATCHES, UNKNOWN_PER_BATCH, PROJECT_JOBS, MATCHING = 50, 10, 2_000, 509
 
 
@@ -30,32 +27,10 @@ def main() -> None:
     parser.add_argument("--latency", type=float, default=0.02, help="seconds added to every DLI call")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    DB.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
-    # with another key, which audit_verify would rightly call broken.
-    checkpoints = ROOT / "var" / "bench-dli-reads-checkpoints.jsonl"
-    checkpoints.unlink(missing_ok=True)  # its database is new too
-    os.environ.update(
-        DLI_ADMIN_AUDIT_CHECKPOINTS=str(checkpoints),
-        DATABASE_URL=f"sqlite:///{DB}",
-        DJANGO_DEBUG="1",
-        DJANGO_SETTINGS_MODULE="dli_admin.settings",
-        DJANGO_LOG_LEVEL="WARNING",
-        DLI_ADMIN_AUDIT_KEY=os.environ.get("DLI_ADMIN_AUDIT_KEY", "bench-audit-key-0123456789abcdef0123"),
-    )
-    import django
+    throwaway_django("dli-reads")
     from django.conf import settings
-    from django.core.management import call_command
-    from django.test.utils import override_settings
-
-    django.setup()
-    settings.DEBUG = False
-    call_command("migrate", verbosity=0)
-
     from django.contrib.auth import get_user_model
+    from django.test.utils import override_settings
 
     from dli_admin.audit.selectors import audit_unsettled_jobs
     from dli_admin.audit.services import AuditJobResult, audit_intent_record, audit_results_record

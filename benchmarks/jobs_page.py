@@ -12,16 +12,12 @@ as they were before (a dozen template filters per row, timesince among them), me
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from unittest import mock
 
-ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "bench-jobs.sqlite3"
+from throwaway import throwaway_django
 
 OLD_ROW = """{% load dli_tags visible %}{% for job in jobs %}<tr id="job-{{ job.job_id }}">
 <td class="check"><input type="checkbox" name="job_ids" value="{{ job.job_id }}" aria-label="Select {{ job.name }}"></td>
@@ -50,26 +46,9 @@ def main() -> None:
         "--database-url", help="a database to set up and use (PostgreSQL: createdb it first); default: SQLite"
     )
     args = parser.parse_args()
-    sys.path.insert(0, str(ROOT))
-    DB.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
-    # with another key, which audit_verify would rightly call broken.
-    checkpoints = ROOT / "var" / "bench-jobs-page-checkpoints.jsonl"
-    checkpoints.unlink(missing_ok=True)  # its database is new too
-    os.environ.update(
-        DLI_ADMIN_AUDIT_CHECKPOINTS=str(checkpoints),
-        DATABASE_URL=args.database_url or f"sqlite:///{DB}",
-        DJANGO_DEBUG="1",
-        DJANGO_SETTINGS_MODULE="dli_admin.settings",
-    )
+    throwaway_django("jobs", database_url=args.database_url)
     import django
     from django.conf import settings
-
-    django.setup()
-    settings.DEBUG = False
-    from django.core.management import call_command
     from django.db import connection
     from django.template import Context, Template
     from django.test import Client
@@ -82,7 +61,6 @@ def main() -> None:
     from dli_admin.projects.models import DliProject, Grant, recorded_change
     from dli_admin.projects.selectors import JobsPage
 
-    call_command("migrate", verbosity=0, skip_checks=True)
     # The test client's host let in by the setting, not by setup_test_environment(), whose template
     # instrumentation (a signal per template rendered) production does not run.
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]

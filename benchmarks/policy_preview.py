@@ -11,14 +11,11 @@ SQLite file in var/.
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 import time
 from collections import Counter
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DB = ROOT / "var" / "bench-policies.sqlite3"
+from throwaway import throwaway_django
+
 DAY_MS = 86_400_000
 
 
@@ -28,29 +25,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="skip N = 10,000")
     args = parser.parse_args()
 
-    sys.path.insert(0, str(ROOT))
-    DB.parent.mkdir(exist_ok=True)
-    for suffix in ("", "-wal", "-shm"):
-        Path(f"{DB}{suffix}").unlink(missing_ok=True)
-    # Checkpoints of its own: the working copy's var/audit-checkpoints.jsonl holds those of `make run`, signed
-    # with another key, which audit_verify would rightly call broken.
-    checkpoints = ROOT / "var" / "bench-policy-preview-checkpoints.jsonl"
-    checkpoints.unlink(missing_ok=True)  # its database is new too
-    os.environ.update(
-        DLI_ADMIN_AUDIT_CHECKPOINTS=str(checkpoints),
-        DATABASE_URL=f"sqlite:///{DB}",
-        DJANGO_DEBUG="1",
-        DJANGO_SETTINGS_MODULE="dli_admin.settings",
-        DJANGO_LOG_LEVEL="WARNING",
-        DLI_ADMIN_AUDIT_KEY=os.environ.get("DLI_ADMIN_AUDIT_KEY", "bench-audit-key-0123456789abcdef0123"),
-    )
-    import django
+    throwaway_django("policies")
     from django.conf import settings
-    from django.core.management import call_command
-
-    django.setup()
-    call_command("migrate", verbosity=0)
-
     from django.contrib.auth import get_user_model
 
     from dli_admin.deletes.services import Requester
