@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet, TextField
 from django.db.models.functions import Cast
 
 from .models import AuditIntentJob, AuditKind, AuditRecord, access_change
-from .selectors import ACCESS, REFUSED, AuditFilters, date_range, raw_rows, read_snapshot
+from .selectors import ACCESS, REFUSED, AuditFilters, date_range, lines_named, raw_rows, read_snapshot
 
 # The CSV header, in column order.
 EXPORT_COLUMNS = (
@@ -152,7 +152,7 @@ def audit_export_rows(
                 | Q(kind=AuditKind.REFUSAL, refused_job_ids__icontains=f'"{job_id}"')
             )
         else:
-            lines = lines.filter(name__icontains=filters.job)
+            lines = lines_named(lines, filters.job)
             records = records.filter(kind=AuditKind.RESULT, job_name__icontains=filters.job)
     # Times and batch ids as the database's text, not parsed into objects and formatted back: both
     # backends hold connections in UTC, so the first 19 characters are the time to the second.

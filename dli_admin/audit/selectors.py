@@ -471,22 +471,23 @@ def _heads(scope: set[str] | None, filters: AuditFilters) -> QuerySet[AuditRecor
             ).values_list("seq", flat=True)
             heads = heads.filter(seq__in=[*intents[:JOB_MATCH_LIMIT], *refusals[:JOB_MATCH_LIMIT]])
         else:
-            heads = heads.filter(seq__in=_lines_named(filters.job).values("record_id"))
+            heads = heads.filter(
+                seq__in=lines_named(AuditIntentJob.objects.all(), filters.job).values("record_id")
+            )
     return heads
 
 
 _WORD = re.compile(r"[^\W_]+")  # a run of letters and digits: what pg_trgm makes trigrams of
 
 
-def _lines_named(text: str) -> QuerySet[AuditIntentJob]:
-    """The intent job lines whose name contains `text`, in any case (icontains).
+def lines_named[QS: QuerySet](lines: QS, text: str) -> QS:
+    """Those of `lines` whose name contains `text`, in any case (icontains): for the list and the export.
 
     On PostgreSQL the trigram index (audit 0010) is asked only for the text's longest run of letters and
     digits, and the whole text is checked on the lines it finds, by an expression the index cannot take:
     with every trigram of the text, a part that nearly all names share (a team's "flink-job-" prefix) makes
     the index read nearly all its entries (at 0.91 M lines: 46 ms for "flink-job-145536", 5 ms for "145536").
     """
-    lines = AuditIntentJob.objects.all()
     longest = max(_WORD.findall(text), key=len, default="")
     if connection.vendor != "postgresql" or len(longest) < 3 or longest == text:
         return lines.filter(name__icontains=text)

@@ -227,6 +227,8 @@ def test_a_job_name_matches_as_a_whole_text_not_by_its_longest_part(client, oper
     assert found("145536-f") == ["145536-flink-job"]
     assert found("b-x1") == ["flink-job-x145536"]  # no run of three letters or digits: the text as it is
     assert found("job-145536-") == []
+    exported = csv_rows(client.get(EXPORT, {"job": "flink-job-145536"}))
+    assert sorted(row["job name"] for row in exported) == ["Flink-Job-1455367", "flink-job-145536"]
 
 
 def test_the_date_range_is_in_local_dates_both_inclusive(client, operator, auditor, settings, monkeypatch):
