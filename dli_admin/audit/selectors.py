@@ -6,7 +6,7 @@ import json
 import multiprocessing
 import re
 import uuid
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing, nullcontext
 from dataclasses import dataclass, field
@@ -14,8 +14,8 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from asgiref.local import Local
 from django.db import connection, connections, models, transaction
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import StrIndex, Upper
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, StrIndex, Upper
 from django.utils import timezone
 
 from dli_admin.projects.jobs import parse_job_id
@@ -523,15 +523,21 @@ def audit_batch_page(
     record written meanwhile has a higher seq and so never shifts the page being read.
     """
     heads = _heads(scope, filters)
+    # Each head's job count and repeats come in the page's query (a lookup per row shown), not in two more.
+    lines = AuditIntentJob.objects.filter(record_id=OuterRef("seq")).order_by().values("record_id")
+    shown = heads.annotate(
+        job_count=Coalesce(Subquery(lines.annotate(n=Count("position")).values("n")), 0),
+        repeats=Coalesce(Subquery(AuditRefusalRepeat.objects.filter(seq=OuterRef("seq")).values("count")), 0),
+    )
     if after is not None:
-        found = list(heads.filter(seq__gt=after).order_by("seq")[: size + 1])
+        found = list(shown.filter(seq__gt=after).order_by("seq")[: size + 1])
         if not found:  # nothing newer (any more): show the newest page
             return audit_batch_page(scope=scope, filters=filters, size=size)
         newer = found[size - 1].seq if len(found) > size else None
         found = found[:size][::-1]
         older = found[-1].seq if found and heads.filter(seq__lt=found[-1].seq).exists() else None
     else:
-        page = heads.filter(seq__lt=before) if before is not None else heads
+        page = shown.filter(seq__lt=before) if before is not None else shown
         found = list(page.order_by("-seq")[: size + 1])
         older = found[size - 1].seq if len(found) > size else None
         found = found[:size]
@@ -556,25 +562,15 @@ def _latest_results(batch_ids: Iterable[uuid.UUID]) -> QuerySet[AuditRecord]:
     )
 
 
-def _with_counts(heads: list[AuditRecord]) -> list[BatchRow]:
-    rows = [BatchRow(head=head) for head in heads]
-    refusals = {row.head.seq: row for row in rows if row.head.kind == AuditKind.REFUSAL}
-    if refusals:
-        for seq, count in AuditRefusalRepeat.objects.filter(seq__in=list(refusals)).values_list(
-            "seq", "count"
-        ):
-            refusals[seq].repeats = count
+def _with_counts(heads: Sequence[AuditRecord]) -> list[BatchRow]:
+    """Rows for heads annotated with job_count and repeats (audit_batch_page), with their outcome counts."""
+    rows = [
+        BatchRow(head=head, job_count=head.job_count, repeats=head.repeats)  # type: ignore[attr-defined]
+        for head in heads
+    ]
     intents = {row.head.seq: row for row in rows if row.head.kind == AuditKind.INTENT}
     if not intents:
         return rows
-    job_counts = (
-        AuditIntentJob.objects.filter(record_id__in=list(intents))
-        .order_by()
-        .values_list("record_id")
-        .annotate(n=Count("position"))
-    )
-    for record_id, n in job_counts:
-        intents[record_id].job_count = n
     # An intent always has a batch id; a None would name no batch (an IN list drops it) anyway.
     by_batch = {row.head.batch_id: row for row in intents.values() if row.head.batch_id is not None}
     outcomes = (

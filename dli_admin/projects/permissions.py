@@ -87,9 +87,16 @@ def may_read_audit(user) -> bool:
 
 
 def audit_project_ids(user) -> set[str] | None:
-    """Projects whose audit log the user may read: None means all, an empty set means none."""
-    if is_auditor(user):
-        return None
+    """Projects whose audit log the user may read: None means all, an empty set means none.
+
+    One query, whose answer also tells may_read_audit (the navigation asks) for this request."""
     if not user.is_authenticated or not user.is_active:
         return set()
-    return set(Grant.objects.filter(user=user, role=Role.OWNER).values_list("project__project_id", flat=True))
+    if user.is_superuser:
+        return None
+    grants = Grant.objects.filter(user=user, role__in=[Role.AUDITOR, Role.OWNER])
+    found = list(grants.values_list("role", "project__project_id"))
+    setattr(user, _READS_AUDIT, bool(found))
+    if any(role == Role.AUDITOR for role, _project_id in found):
+        return None
+    return {project_id for _role, project_id in found}

@@ -343,6 +343,28 @@ def test_pages_use_neither_offset_nor_a_count_of_the_log(client, operator, audit
     assert not [sql for sql in statements if "COUNT(" in sql and '"AUDIT_AUDITRECORD"."SEQ" IN' not in sql]
 
 
+def test_a_page_costs_the_same_few_queries_whatever_it_shows(client, operator, viewer, auditor):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(LIST).status_code == 200
+        return len(captured.captured_queries)
+
+    client.force_login(auditor)
+    intent(operator, A, (1, "j", "s"))
+    queries()  # the first request of a session does more
+    few = queries()
+    for n in range(30):
+        batch = intent(operator, A, (n, "j", "s"), (n + 100, "k", "s"))
+        results(batch, operator, A, AuditJobResult(n, "j", "deleted"))
+        audit_refusal_record(
+            actor=viewer, project_id=A, job_ids=[str(n)], reason="viewer", client_ip="", user_agent=""
+        )
+
+    # Session, user, the user's audit roles (the navigation asks no more), the page with each row's job
+    # count and repeats, its outcome counts, the projects for the filter.
+    assert queries() == few <= 6
+
+
 # --- htmx ---------------------------------------------------------------------------------------------
 
 
