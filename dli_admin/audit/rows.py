@@ -133,14 +133,18 @@ def audit_rows_html(rows: Iterable[BatchRow]) -> SafeString:
     zone = timezone.get_current_timezone()
     urls = _BatchUrls()
     entries = []
+    projects: dict[tuple[str, str], str] = {}  # a page names a few projects: Truncator once for each
     for row in rows:
         head = row.head
+        key = (head.project_id, head.project_name)
+        if (project := projects.get(key)) is None:
+            project = projects[key] = _project(head)
         entries.append(
             _ENTRY.format(
                 kind=escape(head.kind),
                 when=time_html(head.created_at, zone),
                 who=_who(head),
-                project=_project(head),
+                project=project,
                 what=_what(row, urls),
                 jobs=_JOBS.format(seq=head.seq) if head.kind == AuditKind.INTENT else "",
             )
