@@ -136,7 +136,7 @@ def raw_rows(sql: str, params: list, chunk_size: int) -> Generator[tuple, None, 
     closing the generator closes the cursor.
 
     On PostgreSQL the next chunk is fetched on a thread while the caller works on this one: otherwise the
-    server waits for each FETCH and the caller for each reply, a quarter of a long export's time.
+    server waits for each FETCH and the caller for each reply, up to a quarter of a long export's time.
     """
     with connection.chunked_cursor() as cursor:
         cursor.execute(sql, params)
