@@ -89,3 +89,38 @@ def test_an_auditor_filters_the_log_and_expands_a_batch(
     expect(jobs.first).to_be_hidden()
     page.wait_for_load_state("networkidle")
     assert csp_violations == []
+
+
+def test_an_owner_on_a_phone_reads_their_projects_log_by_keyboard(
+    page: Page, live_server, settings, owner, project_a, project_b, audit_log, csp_violations
+):
+    settings.DEBUG = False  # as in production
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill(owner.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.locator(".who")).to_have_text(owner.username)
+
+    # The navigation offers the log to an owner (the scope's query answers it); Enter follows the link.
+    audit_link = page.get_by_role("link", name="Audit log")
+    audit_link.focus()
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="Audit log")).to_be_visible()
+    expect(page.get_by_role("link", name="Audit log")).to_have_attribute("aria-current", "page")
+
+    # Owner of A, only a viewer of B: A's batch alone.
+    entries = page.locator("table.audit-list tbody.audit-entry")
+    expect(entries).to_have_count(1)
+    expect(entries.first).to_contain_text(project_a.name)
+    expect(entries.first).to_contain_text("2 jobs")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scroll on a phone"
+
+    jobs_link = entries.first.get_by_role("link", name="Jobs")
+    jobs_link.focus()
+    page.keyboard.press("Enter")
+    jobs = entries.first.locator(".audit-job-rows tbody tr")
+    expect(jobs).to_have_count(2)
+    expect(jobs.nth(1)).to_contain_text("DLI.0002: job is locked")
+    page.wait_for_load_state("networkidle")
+    assert csp_violations == []
